@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// What every backend (ptrace today; eBPF and replay to come) offers a session.
+import type { Snapshot } from './snapshot';
+
+export type BackendName = 'ptrace';
+
+export interface BackendStatus {
+  /** Every traced process has exited. */
+  targetGone: boolean;
+  /** Exit of the process attached to or started, once known. */
+  exit: TargetExit | null;
+}
+
+export interface TargetExit {
+  code: number | null;
+  signal: string | null;
+  coreDumped: boolean;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Process attached to, or started. */
+  readonly pid: number;
+  /** Cumulative counters since the session started, as plain data. */
+  snapshot(): Snapshot;
+  status(): BackendStatus;
+  /** Detaches and leaves the target running; idempotent. Returns a warning, if any. */
+  stop(): string | undefined;
+}

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// The iotrace command line: parse, validate, hand over to the agent; errors a
+// user can act on are one line on stderr and a non-zero exit.
+import { Command, CommanderError } from 'commander';
+
+import { registerAttach } from './commands/attach';
+import { registerReport } from './commands/report';
+import { registerRun } from './commands/run';
+import { EXIT_BUG, EXIT_USAGE, IotraceError } from './errors';
+import { stopAllBackends } from './ptrace-backend';
+import { VERSION } from './version';
+
+function bug(err: unknown): never {
+  // Detach before anything else: the target must not stay traced by a dying iotrace.
+  stopAllBackends();
+  process.stderr.write(`iotrace: internal error (a bug; please report it):\n${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(EXIT_BUG);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  process.on('uncaughtException', bug);
+  process.on('unhandledRejection', bug);
+  // A closed pipe on stdout (iotrace … | head) is not worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') return;
+    bug(err);
+  });
+
+  const program = new Command();
+  program
+    .name('iotrace')
+    .description('Attach to a Linux server, trace its syscalls, and tell which I/O model it is built on and what its I/O costs.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerAttach(program);
+  registerRun(program);
+  registerReport(program);
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  iotrace attach 4242 --duration 10       trace a running server for 10 s
+  iotrace run -- ./server --port 8080     start a server under trace
+  iotrace report session.jsonl            summary of a recording`,
+  );
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; commander has already printed its message.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    if (err instanceof IotraceError) {
+      process.stderr.write(`iotrace: ${err.message}\n`);
+      process.exitCode = err.exitStatus;
+      return;
+    }
+    bug(err);
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv);
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// The shared end of attach and run: run a session with its live line, signal
+// handling and output, and return the exit status.
+import { formatLiveLine, formatSummary } from '../format';
+import { Session, type SessionOptions, type SessionResult } from '../session';
+
+export interface TraceCliOptions {
+  duration?: number;
+  interval: number;
+  record?: string;
+  json?: boolean;
+  ui: boolean;
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Runs a session to its end. In run mode the first signal goes to the
+ * command (it decides how to end, and the session ends when it exits); a
+ * second one detaches at once. In attach mode a signal detaches at once.
+ */
+export async function traceToEnd(base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record'>, cli: TraceCliOptions): Promise<SessionResult> {
+  const live = !cli.json && cli.ui && process.stdout.isTTY === true;
+  const session = new Session({
+    ...base,
+    durationMs: cli.duration !== undefined ? cli.duration * 1000 : undefined,
+    intervalMs: cli.interval * 1000,
+    record: cli.record,
+    warn: (m) => process.stderr.write(`iotrace: warning: ${m}\n`),
+    onSnapshot: live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
+  });
+  process.stderr.write(
+    `iotrace: ${base.mode === 'attach' ? 'attached to' : 'started'} pid ${session.pid} (${session.header.target.cmdline || session.header.target.comm}) via ptrace${cli.record ? `, recording to ${cli.record}` : ''}\n`,
+  );
+  let forwarded = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (base.mode === 'run' && !forwarded) {
+      forwarded = true;
+      try {
+        process.kill(session.pid, sig);
+        return;
+      } catch {
+        // Already gone: end now.
+      }
+    }
+    session.stop(sig);
+  };
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  try {
+    const result = await session.run();
+    if (cli.json) process.stdout.write(JSON.stringify(result.summary, null, 2) + '\n');
+    else process.stdout.write(formatSummary(result.summary));
+    return result;
+  } finally {
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+  }
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+// The ptrace backend: turns the native tracer's aggregation into snapshots.
+import * as os from 'node:os';
+
+import type { NativeError, NativeSnapshot, NativeTracer } from '../native/index';
+import type { Backend, BackendStatus } from './backend';
+import { IotraceError } from './errors';
+import { FdDescriber } from './fd-info';
+import { SYSCALLS } from './gen/syscalls';
+import { loadNative } from './native';
+import type { Snapshot, SyscallStat } from './snapshot';
+import { readCmdline } from './target';
+
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(os.constants.errno).map(([name, n]) => [n, name] as [number, string]),
+);
+// Linux-only errnos Node does not list (include/linux/errno.h): they reach
+// user space as the error of an interrupted syscall.
+ERRNO_NAMES.set(512, 'ERESTARTSYS');
+ERRNO_NAMES.set(513, 'ERESTARTNOINTR');
+ERRNO_NAMES.set(514, 'ERESTARTNOHAND');
+ERRNO_NAMES.set(516, 'ERESTART_RESTARTBLOCK');
+// Node maps both to one name; EAGAIN is what strace and the kernel say.
+ERRNO_NAMES.set(os.constants.errno.EAGAIN, 'EAGAIN');
+
+const SIGNAL_NAMES = new Map<number, string>(
+  Object.entries(os.constants.signals).map(([name, n]) => [n, name] as [number, string]),
+);
+
+export function errnoName(n: number): string {
+  return ERRNO_NAMES.get(n) ?? `E${n}`;
+}
+
+export function signalName(n: number | null): string | null {
+  return n === null ? null : SIGNAL_NAMES.get(n) ?? `SIG${n}`;
+}
+
+export interface PtraceStart {
+  mode: 'attach' | 'run';
+  pid?: number;
+  /** Run mode: absolute path, argv, environment. */
+  path?: string;
+  argv?: string[];
+  env?: string[];
+  /** Run mode: stop only on catalogued syscalls (seccomp); false traces every syscall. */
+  seccomp: boolean;
+  /** Run mode: send the command's stdout to stderr. */
+  stdoutToStderr?: boolean;
+}
+
+/** The syscalls run mode's seccomp filter stops on: the catalog's choice. */
+export function seccompNumbers(): number[] {
+  return SYSCALLS.filter((d): d is NonNullable<typeof d> => d !== undefined && d.seccomp).map((d) => d.nr);
+}
+
+function fromNativeError(err: unknown, pid: number | undefined): IotraceError {
+  const e = err as Partial<NativeError>;
+  if (!e || typeof e.code !== 'string') throw err;
+  if (e.code === 'ESRCH') {
+    return new IotraceError('ESRCH', e.reason ? `pid ${pid}: ${e.reason}` : `no such process: ${pid}`);
+  }
+  if (e.code === 'EPERM') {
+    return new IotraceError('EPERM', `permission denied: cannot trace pid ${pid}: ${e.reason || e.message}`);
+  }
+  return new IotraceError(e.code, e.message ?? String(err));
+}
+
+const live = new Set<PtraceBackend>();
+
+/** Detaches every live backend: the last thing a crashing iotrace does. */
+export function stopAllBackends(): void {
+  for (const b of [...live]) {
+    try {
+      b.stop();
+    } catch {
+      // Keep detaching the others.
+    }
+  }
+}
+
+export class PtraceBackend implements Backend {
+  readonly name = 'ptrace' as const;
+  readonly pid: number;
+  private readonly tracer: NativeTracer;
+  private readonly startNs: number;
+  private readonly describer = new FdDescriber();
+  private readonly cmdlines = new Map<number, string>();
+  private last: Snapshot | undefined;
+  private stopped = false;
+
+  constructor(start: PtraceStart) {
+    const native = loadNative();
+    const options = {
+      seccomp: start.seccomp,
+      seccompNrs: start.seccomp ? seccompNumbers() : [],
+      stdoutToStderr: start.stdoutToStderr === true,
+    };
+    try {
+      this.tracer =
+        start.mode === 'attach'
+          ? native.attach(start.pid ?? 0, options)
+          : native.spawn(start.path ?? '', start.argv ?? [], start.env ?? [], options);
+    } catch (err) {
+      throw fromNativeError(err, start.pid);
+    }
+    this.pid = this.tracer.pid;
+    live.add(this);
+    this.startNs = native.monoNs();
+  }
+
+  snapshot(): Snapshot {
+    if (this.stopped) {
+      if (!this.last) throw new IotraceError('ESTOPPED', 'the backend is stopped');
+      return this.last;
+    }
+    const raw = this.tracer.snapshot();
+    this.last = this.convert(raw);
+    return this.last;
+  }
+
+  status(): BackendStatus {
+    const s = this.tracer.status();
+    return {
+      targetGone: s.targetGone,
+      exit: s.exited ? { code: s.exitCode, signal: signalName(s.exitSignal), coreDumped: s.coreDumped } : null,
+    };
+  }
+
+  stop(): string | undefined {
+    if (this.stopped) return undefined;
+    // The last snapshot is taken while still attached, so the summary has
+    // everything up to the detach.
+    this.snapshot();
+    this.stopped = true;
+    live.delete(this);
+    const ok = this.tracer.stop(3000);
+    return ok ? undefined : 'some threads did not stop for the detach within 3 s; the kernel detaches them when iotrace exits';
+  }
+
+  private convert(raw: NativeSnapshot): Snapshot {
+    const syscalls: SyscallStat[] = raw.syscalls.map((s) => {
+      const d = SYSCALLS[s.nr];
+      const errnos: Record<string, number> = {};
+      for (const [n, count] of Object.entries(s.errnos)) errnos[errnoName(Number(n))] = count;
+      return {
+        nr: s.nr,
+        name: d?.name ?? `syscall_${s.nr}`,
+        cls: d?.cls ?? '-',
+        calls: s.calls,
+        errors: s.errors,
+        eagain: s.eagain,
+        errnos,
+        totalNs: s.totalNs,
+        maxNs: s.maxNs,
+        bytes: s.bytes,
+        ready: s.ready,
+        watched: s.watched,
+        latLog2: s.latLog2,
+      };
+    });
+    const described = this.describer.describe(raw.fds);
+    const fds = raw.fds.map((f) => {
+      const d = described.get(`${f.pid}:${f.fd}`) ?? { type: 'unknown' as const, desc: '' };
+      return { ...f, type: d.type, desc: d.desc };
+    });
+    const threads = raw.threads.map((t) => ({
+      pid: t.pid,
+      tid: t.tid,
+      calls: t.calls,
+      totalNs: t.totalNs,
+      bytesIn: t.bytesIn,
+      bytesOut: t.bytesOut,
+      alive: t.alive,
+      current:
+        t.alive && t.curNr >= 0
+          ? { name: SYSCALLS[t.curNr]?.name ?? `syscall_${t.curNr}`, fd: t.curFd, forNs: Math.max(0, raw.monoNs - t.curSinceNs) }
+          : null,
+    }));
+    const processes = raw.processes.map((p) => {
+      if (!p.exited) {
+        const c = readCmdline(p.pid);
+        if (c) this.cmdlines.set(p.pid, c);
+      }
+      return {
+        pid: p.pid,
+        parentPid: p.parentPid,
+        execs: p.execs,
+        exited: p.exited,
+        exitCode: p.exitCode,
+        exitSignal: signalName(p.exitSignal),
+        coreDumped: p.coreDumped,
+        cmdline: this.cmdlines.get(p.pid) ?? '',
+      };
+    });
+    return {
+      tNs: Math.max(0, raw.monoNs - this.startNs),
+      tracees: raw.tracees,
+      syscalls,
+      fds,
+      threads,
+      processes,
+      counters: raw.counters,
+    };
+  }
+}

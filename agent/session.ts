@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+// A tracing session: starts a backend (attach or run), pulls a snapshot per
+// interval, records it, watches for the end (duration, signal, target exit)
+// and returns the summary. The same code serves attach, run and, later, lab.
+import * as os from 'node:os';
+
+import type { Backend, TargetExit } from './backend';
+import { PtraceBackend } from './ptrace-backend';
+import { Recorder } from './recorder';
+import { RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
+import type { Snapshot } from './snapshot';
+import { summarize, type Summary } from './summary';
+import { readTargetInfo } from './target';
+import { VERSION } from './version';
+
+export interface SessionOptions {
+  mode: 'attach' | 'run';
+  /** Attach mode: a pid already checked by checkAttachable. */
+  pid?: number;
+  /** Run mode: the resolved executable, argv and environment. */
+  path?: string;
+  argv?: string[];
+  env?: string[];
+  /** Run mode: limit stops to catalogued syscalls with seccomp. */
+  seccomp: boolean;
+  /** Run mode: the command's stdout goes to stderr. */
+  stdoutToStderr?: boolean;
+  durationMs?: number;
+  intervalMs: number;
+  record?: string;
+  /** Called once per interval with the newest and the previous snapshot. */
+  onSnapshot?: (cur: Snapshot, prev: Snapshot | undefined) => void;
+  /** Messages for the user while the session runs (stderr). */
+  warn: (message: string) => void;
+}
+
+export interface SessionResult {
+  summary: Summary;
+  exit: TargetExit | null;
+}
+
+/** How often the session looks for the target's exit, and for the duration's end. */
+const POLL_MS = 50;
+
+export class Session {
+  readonly header: SessionHeader;
+  private readonly backend: Backend;
+  private readonly recorder: Recorder | undefined;
+  private readonly warnings: string[] = [];
+  private endReason: string | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly opts: SessionOptions) {
+    // The recording file is opened first: a bad path fails before the target is touched.
+    this.recorder = opts.record ? new Recorder(opts.record) : undefined;
+    try {
+      this.backend = new PtraceBackend({
+        mode: opts.mode,
+        pid: opts.pid,
+        path: opts.path,
+        argv: opts.argv,
+        env: opts.env,
+        seccomp: opts.mode === 'run' && opts.seccomp,
+        stdoutToStderr: opts.stdoutToStderr,
+      });
+    } catch (err) {
+      this.recorder?.close();
+      throw err;
+    }
+    const target = readTargetInfo(this.backend.pid);
+    if (opts.mode === 'run' && opts.argv) target.cmdline = target.cmdline || opts.argv.join(' ');
+    this.header = {
+      type: 'header',
+      schema: RECORDING_SCHEMA,
+      iotraceVersion: VERSION,
+      backend: this.backend.name,
+      mode: opts.mode,
+      seccomp: opts.mode === 'run' && opts.seccomp,
+      target,
+      host: { hostname: os.hostname(), kernel: os.release(), arch: os.arch(), cpus: os.cpus().length },
+      startTime: new Date().toISOString(),
+      intervalMs: opts.intervalMs,
+    };
+    this.record({ ...this.header });
+  }
+
+  get pid(): number {
+    return this.backend.pid;
+  }
+
+  /** Ends the session at the next poll (a signal, a key). */
+  stop(reason: string): void {
+    if (!this.endReason) this.endReason = reason;
+    this.wake?.();
+  }
+
+  /** Runs until the end; always detaches, even when a listener throws. */
+  async run(): Promise<SessionResult> {
+    const started = Date.now();
+    let nextSnapshot = started + this.opts.intervalMs;
+    let prev: Snapshot | undefined;
+    try {
+      while (!this.endReason) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, POLL_MS);
+        });
+        this.wake = undefined;
+        if (this.endReason) break;
+        const now = Date.now();
+        if (this.backend.status().targetGone) this.endReason = 'target-exit';
+        else if (this.opts.durationMs !== undefined && now - started >= this.opts.durationMs) this.endReason = 'duration';
+        if (now >= nextSnapshot && !this.endReason) {
+          nextSnapshot += this.opts.intervalMs * Math.max(1, Math.ceil((now - nextSnapshot) / this.opts.intervalMs));
+          const cur = this.backend.snapshot();
+          this.record({ type: 'snapshot', snapshot: cur });
+          this.opts.onSnapshot?.(cur, prev);
+          prev = cur;
+        }
+      }
+    } finally {
+      const warning = this.backend.stop();
+      if (warning) this.note(warning);
+    }
+    const last = this.backend.snapshot();
+    const status = this.backend.status();
+    this.record({ type: 'snapshot', snapshot: last });
+    const rec = this.recorder?.status();
+    if (rec && rec.linesLost > 0) {
+      // +1: the summary line itself is lost too.
+      this.warnings.push(`recording ${rec.file}: ${rec.linesLost + 1} lines lost (${rec.failure}); it holds ${rec.linesWritten} complete lines`);
+    }
+    const summary = summarize({
+      header: this.header,
+      snapshot: last,
+      endReason: this.endReason ?? 'detach',
+      exit: status.exit,
+      warnings: [...this.warnings],
+    });
+    this.record({ type: 'summary', summary });
+    this.recorder?.close();
+    return { summary, exit: status.exit };
+  }
+
+  private note(message: string): void {
+    this.warnings.push(message);
+    this.opts.warn(message);
+  }
+
+  private record(line: Parameters<Recorder['write']>[0]): void {
+    const warning = this.recorder?.write(line);
+    if (warning) this.note(warning);
+  }
+}

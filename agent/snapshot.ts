@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// The one snapshot model: what every backend produces and every consumer
+// (summary, recorder, live view, later the dashboard) reads. Plain JSON data.
+import type { SyscallClass } from './gen/syscalls';
+
+/** Per syscall, cumulative since the session started. */
+export interface SyscallStat {
+  nr: number;
+  name: string;
+  cls: SyscallClass;
+  calls: number;
+  errors: number;
+  /** Errors that were EAGAIN (== EWOULDBLOCK). */
+  eagain: number;
+  /** errno name ('ENOENT') → count. */
+  errnos: Record<string, number>;
+  totalNs: number;
+  maxNs: number;
+  /** Bytes returned by ret=bytes syscalls (read, write, sendfile…). */
+  bytes: number;
+  /** Ready fds returned by wait syscalls (select, poll, epoll_wait). */
+  ready: number;
+  /** Sum of the nfds/maxevents argument of wait syscalls. */
+  watched: number;
+  /** Bucket i: calls with 2^i <= latency ns < 2^(i+1). */
+  latLog2: number[];
+}
+
+export type FdType =
+  | 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'unix' | 'socket'
+  | 'file' | 'dev' | 'pipe' | 'epoll' | 'eventfd' | 'signalfd' | 'timerfd' | 'io_uring' | 'anon'
+  | 'unknown';
+
+/** Per (process, descriptor number). A number reused after close keeps one entry. */
+export interface FdStat {
+  pid: number;
+  fd: number;
+  calls: number;
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Successful closes of this number: how many descriptors it stood for, less one. */
+  closes: number;
+  type: FdType;
+  /** Path, or local -> peer address, or '' when not known (closed before it was seen). */
+  desc: string;
+}
+
+export interface ThreadStat {
+  pid: number;
+  tid: number;
+  calls: number;
+  totalNs: number;
+  bytesIn: number;
+  bytesOut: number;
+  alive: boolean;
+  /** What the thread is blocked in now; null when in user space or gone. */
+  current: { name: string; fd: number; forNs: number } | null;
+}
+
+export interface ProcessStat {
+  pid: number;
+  /** 0 for the process attached to or started. */
+  parentPid: number;
+  execs: number;
+  exited: boolean;
+  exitCode: number | null;
+  exitSignal: string | null;
+  coreDumped: boolean;
+  /** From /proc while it lived. */
+  cmdline: string;
+}
+
+/** Things that happened and things not counted, so nothing is lost silently. */
+export interface Counters {
+  clones: number;
+  forks: number;
+  execs: number;
+  threadExits: number;
+  signals: number;
+  groupStops: number;
+  unmatchedExits: number;
+  foreignArch: number;
+  unknownNr: number;
+  fdOverflow: number;
+  threadOverflow: number;
+  processOverflow: number;
+}
+
+export interface Snapshot {
+  /** Nanoseconds since the session started. */
+  tNs: number;
+  tracees: number;
+  syscalls: SyscallStat[];
+  fds: FdStat[];
+  threads: ThreadStat[];
+  processes: ProcessStat[];
+  counters: Counters;
+}
+
+/** The rate groups of the live view. */
+export type RateGroup = 'wait' | 'read' | 'write' | 'zero-copy' | 'other';
+
+export function rateGroup(cls: SyscallClass): RateGroup {
+  if (cls.startsWith('wait.')) return 'wait';
+  if (cls === 'data.read') return 'read';
+  if (cls === 'data.write') return 'write';
+  if (cls === 'data.sendfile' || cls === 'data.splice' || cls === 'data.copy_file_range') return 'zero-copy';
+  return 'other';
+}
+
+/** Calls per rate group between two cumulative snapshots, per second. */
+export function ratesPerSec(prev: Snapshot | undefined, cur: Snapshot): Record<RateGroup, number> & { total: number } {
+  const out = { wait: 0, read: 0, write: 0, 'zero-copy': 0, other: 0, total: 0 };
+  const before = new Map<number, number>();
+  for (const s of prev?.syscalls ?? []) before.set(s.nr, s.calls);
+  const dtSec = (cur.tNs - (prev?.tNs ?? 0)) / 1e9;
+  if (dtSec <= 0) return out;
+  for (const s of cur.syscalls) {
+    const d = (s.calls - (before.get(s.nr) ?? 0)) / dtSec;
+    out[rateGroup(s.cls)] += d;
+    out.total += d;
+  }
+  return out;
+}

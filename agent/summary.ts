@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+// The end-of-session summary: a pure function of the session's header and its
+// last snapshot, so a live session and `report` on its recording agree.
+import type { TargetExit } from './backend';
+import { quantileNs } from './histogram';
+import type { SessionHeader } from './recording-schema';
+import { rateGroup, type Counters, type FdStat, type ProcessStat, type RateGroup, type Snapshot } from './snapshot';
+import type { SyscallClass } from './gen/syscalls';
+
+export const SUMMARY_SCHEMA = 'iotrace.summary/1';
+
+export interface SyscallSummary {
+  name: string;
+  nr: number;
+  cls: SyscallClass;
+  calls: number;
+  errors: number;
+  eagain: number;
+  errnos: Record<string, number>;
+  totalNs: number;
+  avgNs: number;
+  p50Ns: number;
+  p99Ns: number;
+  maxNs: number;
+  bytes: number;
+}
+
+export interface ThreadSummary {
+  pid: number;
+  tid: number;
+  calls: number;
+  totalNs: number;
+  bytesIn: number;
+  bytesOut: number;
+  alive: boolean;
+}
+
+export interface GroupSummary {
+  group: RateGroup;
+  calls: number;
+  totalNs: number;
+  bytes: number;
+}
+
+export interface Summary {
+  schema: typeof SUMMARY_SCHEMA;
+  iotraceVersion: string;
+  backend: string;
+  mode: 'attach' | 'run';
+  target: SessionHeader['target'];
+  startTime: string;
+  durationNs: number;
+  /** Why the session ended: 'duration', 'SIGINT', 'SIGTERM', 'target-exit', … */
+  endReason: string;
+  /** The exit of the process attached to or started, if it exited. */
+  exit: TargetExit | null;
+  totals: {
+    calls: number;
+    errors: number;
+    totalNs: number;
+    /** Bytes copied into the process (read, recv…) and out of it (write, send…). */
+    bytesCopiedIn: number;
+    bytesCopiedOut: number;
+    /** Bytes moved by sendfile, splice, copy_file_range: never copied to user space. */
+    bytesZeroCopy: number;
+    callsPerSec: number;
+  };
+  groups: GroupSummary[];
+  syscalls: SyscallSummary[];
+  fds: FdStat[];
+  threads: ThreadSummary[];
+  processes: ProcessStat[];
+  counters: Counters;
+  warnings: string[];
+}
+
+export interface SummaryInput {
+  header: SessionHeader;
+  snapshot: Snapshot;
+  endReason: string;
+  exit: TargetExit | null;
+  warnings: string[];
+}
+
+export function summarize({ header, snapshot, endReason, exit, warnings }: SummaryInput): Summary {
+  const syscalls: SyscallSummary[] = snapshot.syscalls
+    .map((s) => ({
+      name: s.name,
+      nr: s.nr,
+      cls: s.cls,
+      calls: s.calls,
+      errors: s.errors,
+      eagain: s.eagain,
+      errnos: s.errnos,
+      totalNs: s.totalNs,
+      avgNs: s.calls ? Math.round(s.totalNs / s.calls) : 0,
+      p50Ns: quantileNs(s.latLog2, 0.5, s.maxNs),
+      p99Ns: quantileNs(s.latLog2, 0.99, s.maxNs),
+      maxNs: s.maxNs,
+      bytes: s.bytes,
+    }))
+    // strace -c's order: where the time went first.
+    .sort((a, b) => b.totalNs - a.totalNs || b.calls - a.calls || a.nr - b.nr);
+
+  const groups = new Map<RateGroup, GroupSummary>();
+  for (const s of snapshot.syscalls) {
+    const g = rateGroup(s.cls);
+    const cur = groups.get(g) ?? { group: g, calls: 0, totalNs: 0, bytes: 0 };
+    cur.calls += s.calls;
+    cur.totalNs += s.totalNs;
+    cur.bytes += s.bytes;
+    groups.set(g, cur);
+  }
+
+  const fds = [...snapshot.fds].sort(
+    (a, b) => b.bytesIn + b.bytesOut - (a.bytesIn + a.bytesOut) || b.calls - a.calls || a.pid - b.pid || a.fd - b.fd,
+  );
+  const threads = snapshot.threads
+    .map(({ pid, tid, calls, totalNs, bytesIn, bytesOut, alive }) => ({ pid, tid, calls, totalNs, bytesIn, bytesOut, alive }))
+    .sort((a, b) => b.calls - a.calls || a.tid - b.tid);
+
+  const calls = syscalls.reduce((n, s) => n + s.calls, 0);
+  const durationSec = snapshot.tNs / 1e9;
+  return {
+    schema: SUMMARY_SCHEMA,
+    iotraceVersion: header.iotraceVersion,
+    backend: header.backend,
+    mode: header.mode,
+    target: header.target,
+    startTime: header.startTime,
+    durationNs: snapshot.tNs,
+    endReason,
+    exit,
+    totals: {
+      calls,
+      errors: syscalls.reduce((n, s) => n + s.errors, 0),
+      totalNs: syscalls.reduce((n, s) => n + s.totalNs, 0),
+      bytesCopiedIn: groups.get('read')?.bytes ?? 0,
+      bytesCopiedOut: groups.get('write')?.bytes ?? 0,
+      bytesZeroCopy: groups.get('zero-copy')?.bytes ?? 0,
+      callsPerSec: durationSec > 0 ? Math.round(calls / durationSec) : 0,
+    },
+    groups: [...groups.values()].sort((a, b) => b.calls - a.calls),
+    syscalls,
+    fds,
+    threads,
+    processes: [...snapshot.processes].sort((a, b) => a.pid - b.pid),
+    counters: snapshot.counters,
+    warnings,
+  };
+}

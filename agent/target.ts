@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+// Checks a pid before attaching and reads what identifies a process.
+import * as fs from 'node:fs';
+
+import { IotraceError } from './errors';
+
+export interface TargetInfo {
+  pid: number;
+  comm: string;
+  cmdline: string;
+  exe: string;
+}
+
+function statusField(pid: number, field: string): string | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(text);
+    return m ? m[1].trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The command line of a live process, '' once it is gone. */
+export function readCmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+}
+
+export function readTargetInfo(pid: number): TargetInfo {
+  let exe = '';
+  try {
+    exe = fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    exe = '';
+  }
+  let comm = '';
+  try {
+    comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    comm = '';
+  }
+  return { pid, comm, cmdline: readCmdline(pid), exe };
+}
+
+/**
+ * Refuses, with a message a user can act on, a pid that cannot be attached:
+ * absent, iotrace itself, a zombie, a kernel thread. Returns the process id
+ * (the thread-group id when a thread id was given).
+ */
+export function checkAttachable(pid: number): number {
+  const tgidText = statusField(pid, 'Tgid');
+  if (tgidText === undefined) throw new IotraceError('ESRCH', `no such process: ${pid}`);
+  const tgid = Number(tgidText);
+  if (tgid === process.pid) throw new IotraceError('ESELF', `pid ${pid} is iotrace itself; it cannot trace itself`);
+  const state = statusField(tgid, 'State') ?? '';
+  if (state.startsWith('Z')) throw new IotraceError('EZOMBIE', `pid ${tgid} is a zombie (exited, not yet reaped by its parent): nothing to trace`);
+  if (state.startsWith('X')) throw new IotraceError('ESRCH', `pid ${tgid} is exiting`);
+  // Kernel threads are children of kthreadd (pid 2) or kthreadd itself, and have no memory map.
+  const ppid = Number(statusField(tgid, 'PPid') ?? '-1');
+  if (tgid === 2 || ppid === 2 || statusField(tgid, 'VmSize') === undefined && ppid !== -1 && tgid !== 1) {
+    throw new IotraceError('EKTHREAD', `pid ${tgid} is a kernel thread: it makes no syscalls to trace`);
+  }
+  return tgid;
+}

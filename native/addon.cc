@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+// The addon's surface: attach/spawn a ptrace tracer and read its aggregation
+// as plain JS objects. It decides nothing; agent/ validates and interprets.
+// Declared once in native/index.d.ts.
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "native/ptrace/tracer.h"
+
+namespace iotrace {
+namespace {
+
+Napi::Error MakeError(Napi::Env env, const TraceError& e) {
+  std::string msg = e.syscall + ": " + strerror(e.code);
+  if (!e.reason.empty()) msg += " (" + e.reason + ")";
+  Napi::Error err = Napi::Error::New(env, msg);
+  const char* name = strerrorname_np(e.code);
+  err.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  err.Set("errno", Napi::Number::New(env, e.code));
+  err.Set("syscall", Napi::String::New(env, e.syscall));
+  err.Set("reason", Napi::String::New(env, e.reason));
+  return err;
+}
+
+Napi::Number Num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
+
+TracerOptions ParseOptions(const Napi::Object& o) {
+  TracerOptions opts;
+  opts.seccomp = o.Get("seccomp").ToBoolean().Value();
+  Napi::Value nrs = o.Get("seccompNrs");
+  if (nrs.IsArray()) {
+    Napi::Array a = nrs.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) opts.seccomp_nrs.push_back(a.Get(i).ToNumber().Uint32Value());
+  }
+  return opts;
+}
+
+std::vector<std::string> StringArray(const Napi::Array& a) {
+  std::vector<std::string> v;
+  for (uint32_t i = 0; i < a.Length(); i++) v.push_back(a.Get(i).ToString().Utf8Value());
+  return v;
+}
+
+class TracerWrap;
+// Live tracers, so that the environment's cleanup hook detaches them even if
+// JS never called stop() (an exception, process.exit()).
+std::mutex g_live_mu;
+std::set<TracerWrap*> g_live;
+
+class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
+ public:
+  static Napi::FunctionReference* ctor;
+
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Tracer",
+                       {InstanceMethod("snapshot", &TracerWrap::Snapshot),
+                        InstanceMethod("status", &TracerWrap::GetStatus),
+                        InstanceMethod("stop", &TracerWrap::Stop),
+                        InstanceAccessor("pid", &TracerWrap::Pid, nullptr)});
+  }
+
+  explicit TracerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TracerWrap>(info) {
+    std::lock_guard<std::mutex> lock(g_live_mu);
+    g_live.insert(this);
+  }
+  ~TracerWrap() override {
+    {
+      std::lock_guard<std::mutex> lock(g_live_mu);
+      g_live.erase(this);
+    }
+    StopTracer(2000);
+  }
+
+  void Adopt(std::unique_ptr<Tracer> t) { tracer_ = std::move(t); }
+
+  bool StopTracer(int timeout_ms) {
+    if (!tracer_) return true;
+    bool ok = tracer_->Stop(timeout_ms);
+    // A tracer whose thread is still blocked on a tracee must outlive us;
+    // it is leaked on purpose, the process is about to end anyway. A stopped
+    // one is kept: its final status and aggregation stay readable.
+    if (!ok) (void)tracer_.release();
+    return ok;
+  }
+
+  static void CleanupAll() {
+    std::set<TracerWrap*> live;
+    {
+      std::lock_guard<std::mutex> lock(g_live_mu);
+      live = g_live;
+    }
+    for (TracerWrap* w : live) w->StopTracer(2000);
+  }
+
+ private:
+  Napi::Value Pid(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), tracer_ ? tracer_->pid() : 0);
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    int timeout = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 3000;
+    return Napi::Boolean::New(info.Env(), StopTracer(timeout));
+  }
+
+  Napi::Value GetStatus(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    TracerStatus s = tracer_ ? tracer_->Status() : TracerStatus();
+    o.Set("running", s.running);
+    o.Set("targetGone", s.target_gone || !tracer_);
+    o.Set("pid", Napi::Number::New(env, s.main.pid));
+    o.Set("exited", Napi::Boolean::New(env, s.main.exited));
+    o.Set("exitCode", s.main.exited && s.main.exit_signal == 0 ? Napi::Value(Napi::Number::New(env, s.main.exit_code)) : env.Null());
+    o.Set("exitSignal", s.main.exit_signal ? Napi::Value(Napi::Number::New(env, s.main.exit_signal)) : env.Null());
+    o.Set("coreDumped", Napi::Boolean::New(env, s.main.core_dumped));
+    o.Set("detachPending", Napi::Number::New(env, s.detach_pending));
+    return o;
+  }
+
+  Napi::Value Snapshot(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!tracer_) throw Napi::Error::New(env, "snapshot(): the tracer is gone");
+    AggregateCopy c = tracer_->Snapshot();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("monoNs", Num(env, c.mono_ns));
+    o.Set("tracees", Num(env, c.tracees));
+
+    Napi::Array sys = Napi::Array::New(env, c.syscalls.size());
+    size_t ei = 0;
+    for (size_t i = 0; i < c.syscalls.size(); i++) {
+      const uint32_t nr = c.syscalls[i].first;
+      const sys_stat& s = c.syscalls[i].second;
+      Napi::Object so = Napi::Object::New(env);
+      so.Set("nr", Num(env, nr));
+      so.Set("calls", Num(env, s.calls));
+      so.Set("errors", Num(env, s.errors));
+      so.Set("eagain", Num(env, s.eagain));
+      so.Set("totalNs", Num(env, s.total_ns));
+      so.Set("maxNs", Num(env, s.max_ns));
+      so.Set("bytes", Num(env, s.bytes));
+      so.Set("ready", Num(env, s.ready));
+      so.Set("watched", Num(env, s.watched));
+      Napi::Array lat = Napi::Array::New(env, IOT_LAT_BUCKETS);
+      for (uint32_t b = 0; b < IOT_LAT_BUCKETS; b++) lat.Set(b, Num(env, s.lat_log2[b]));
+      so.Set("latLog2", lat);
+      Napi::Object errnos = Napi::Object::New(env);
+      if (ei < c.errnos.size() && c.errnos[ei].first == nr) {
+        for (const auto& e : c.errnos[ei].second) errnos.Set(std::to_string(e.first), Num(env, e.second));
+        ei++;
+      }
+      so.Set("errnos", errnos);
+      sys.Set(static_cast<uint32_t>(i), so);
+    }
+    o.Set("syscalls", sys);
+
+    Napi::Array fds = Napi::Array::New(env, c.fds.size());
+    for (size_t i = 0; i < c.fds.size(); i++) {
+      const fd_stat& f = c.fds[i].second;
+      Napi::Object fo = Napi::Object::New(env);
+      fo.Set("pid", Num(env, c.fds[i].first >> 32));
+      fo.Set("fd", Num(env, c.fds[i].first & 0xffffffffu));
+      fo.Set("calls", Num(env, f.calls));
+      fo.Set("errors", Num(env, f.errors));
+      fo.Set("bytesIn", Num(env, f.bytes_in));
+      fo.Set("bytesOut", Num(env, f.bytes_out));
+      fo.Set("closes", Num(env, f.closes));
+      fds.Set(static_cast<uint32_t>(i), fo);
+    }
+    o.Set("fds", fds);
+
+    Napi::Array threads = Napi::Array::New(env, c.threads.size());
+    for (size_t i = 0; i < c.threads.size(); i++) {
+      const thread_stat& t = c.threads[i];
+      Napi::Object to = Napi::Object::New(env);
+      to.Set("pid", Num(env, t.tgid));
+      to.Set("tid", Num(env, t.tid));
+      to.Set("calls", Num(env, t.calls));
+      to.Set("totalNs", Num(env, t.total_ns));
+      to.Set("bytesIn", Num(env, t.bytes_in));
+      to.Set("bytesOut", Num(env, t.bytes_out));
+      to.Set("alive", Napi::Boolean::New(env, c.thread_alive[i] != 0));
+      to.Set("curNr", Napi::Number::New(env, t.cur_nr));
+      to.Set("curFd", Napi::Number::New(env, t.cur_fd));
+      to.Set("curSinceNs", Num(env, t.cur_since_ns));
+      threads.Set(static_cast<uint32_t>(i), to);
+    }
+    o.Set("threads", threads);
+
+    Napi::Array procs = Napi::Array::New(env, c.processes.size());
+    for (size_t i = 0; i < c.processes.size(); i++) {
+      const ProcessStat& p = c.processes[i];
+      Napi::Object po = Napi::Object::New(env);
+      po.Set("pid", Num(env, p.pid));
+      po.Set("parentPid", Num(env, p.parent_pid));
+      po.Set("execs", Num(env, p.execs));
+      po.Set("exited", Napi::Boolean::New(env, p.exited));
+      po.Set("exitCode", p.exited && !p.exit_signal ? Napi::Value(Napi::Number::New(env, p.exit_code)) : env.Null());
+      po.Set("exitSignal", p.exit_signal ? Napi::Value(Napi::Number::New(env, p.exit_signal)) : env.Null());
+      po.Set("coreDumped", Napi::Boolean::New(env, p.core_dumped));
+      procs.Set(static_cast<uint32_t>(i), po);
+    }
+    o.Set("processes", procs);
+
+    const Counters& k = c.counters;
+    Napi::Object co = Napi::Object::New(env);
+    co.Set("clones", Num(env, k.clones));
+    co.Set("forks", Num(env, k.forks));
+    co.Set("execs", Num(env, k.execs));
+    co.Set("threadExits", Num(env, k.thread_exits));
+    co.Set("signals", Num(env, k.signals));
+    co.Set("groupStops", Num(env, k.group_stops));
+    co.Set("unmatchedExits", Num(env, k.unmatched_exits));
+    co.Set("foreignArch", Num(env, k.foreign_arch));
+    co.Set("unknownNr", Num(env, k.unknown_nr));
+    co.Set("fdOverflow", Num(env, k.fd_overflow));
+    co.Set("threadOverflow", Num(env, k.thread_overflow));
+    co.Set("processOverflow", Num(env, k.process_overflow));
+    o.Set("counters", co);
+    return o;
+  }
+
+  std::unique_ptr<Tracer> tracer_;
+};
+
+Napi::FunctionReference* TracerWrap::ctor = nullptr;
+
+Napi::Value Wrap(Napi::Env env, std::unique_ptr<Tracer> t) {
+  Napi::Object obj = TracerWrap::ctor->New({});
+  TracerWrap::Unwrap(obj)->Adopt(std::move(t));
+  return obj;
+}
+
+// attach(pid, { seccomp, seccompNrs })
+Napi::Value Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject())
+    throw Napi::TypeError::New(env, "Usage: attach(pid, options)");
+  TraceError err;
+  auto t = Tracer::Attach(info[0].As<Napi::Number>().Int32Value(), ParseOptions(info[1].As<Napi::Object>()), &err);
+  if (err.code) throw MakeError(env, err);
+  return Wrap(env, std::move(t));
+}
+
+// spawn(path, argv, envp, { seccomp, seccompNrs })
+Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsArray() || !info[2].IsArray() || !info[3].IsObject())
+    throw Napi::TypeError::New(env, "Usage: spawn(path, argv, envp, options)");
+  SpawnSpec spec;
+  spec.path = info[0].As<Napi::String>().Utf8Value();
+  spec.argv = StringArray(info[1].As<Napi::Array>());
+  spec.envp = StringArray(info[2].As<Napi::Array>());
+  spec.stdout_to_stderr = info[3].As<Napi::Object>().Get("stdoutToStderr").ToBoolean().Value();
+  TraceError err;
+  auto t = Tracer::Spawn(spec, ParseOptions(info[3].As<Napi::Object>()), &err);
+  if (err.code) throw MakeError(env, err);
+  return Wrap(env, std::move(t));
+}
+
+Napi::Value MonoNsJs(const Napi::CallbackInfo& info) { return Num(info.Env(), MonoNs()); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = TracerWrap::Init(env);
+  TracerWrap::ctor = new Napi::FunctionReference(Napi::Persistent(cls));
+  env.AddCleanupHook([] { TracerWrap::CleanupAll(); });
+  exports.Set("attach", Napi::Function::New(env, Attach));
+  exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("monoNs", Napi::Function::New(env, MonoNsJs));
+  exports.Set("latBuckets", Napi::Number::New(env, IOT_LAT_BUCKETS));
+  exports.Set("nrMax", Napi::Number::New(env, IOT_NR_MAX));
+  return exports;
+}
+
+}  // namespace
+}  // namespace iotrace
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return iotrace::Init(env, exports); }
+
+NODE_API_MODULE(iotrace, InitAddon)

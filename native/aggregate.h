@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// The in-memory aggregation a backend fills per syscall and JS reads per
+// snapshot: the structs of probes/iotrace.h plus errno counts, per-fd,
+// per-thread and per-process tables, all bounded in size.
+#ifndef IOTRACE_NATIVE_AGGREGATE_H
+#define IOTRACE_NATIVE_AGGREGATE_H
+
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "probes/iotrace.h"
+#include "probes/.output/syscalls.h"
+
+namespace iotrace {
+
+// Caps that keep memory bounded whatever the tracee does; what does not fit
+// is counted, never silently dropped.
+constexpr size_t kMaxFdEntries = 65536;
+constexpr size_t kMaxThreadEntries = 65536;
+constexpr size_t kMaxProcessEntries = 16384;
+
+struct ProcessStat {
+  uint32_t pid = 0;
+  uint32_t parent_pid = 0;  // 0: the process attached to or started
+  uint64_t execs = 0;
+  uint8_t exited = 0;
+  int32_t exit_code = -1;    // from WEXITSTATUS, -1 if not exited normally
+  int32_t exit_signal = 0;   // from WTERMSIG
+  uint8_t core_dumped = 0;
+};
+
+struct Counters {
+  uint64_t clones = 0;          // new threads (PTRACE_EVENT_CLONE)
+  uint64_t forks = 0;           // new processes (PTRACE_EVENT_FORK / VFORK)
+  uint64_t execs = 0;
+  uint64_t thread_exits = 0;
+  uint64_t signals = 0;         // signal-delivery-stops, re-injected
+  uint64_t group_stops = 0;     // SIGSTOP/SIGTSTP job-control stops seen
+  uint64_t unmatched_exits = 0; // syscall exits whose entry was before the attach
+  uint64_t foreign_arch = 0;    // syscalls of another ABI (ia32), not counted
+  uint64_t unknown_nr = 0;      // numbers beyond the catalog
+  uint64_t fd_overflow = 0;     // per-fd updates dropped at kMaxFdEntries
+  uint64_t thread_overflow = 0;
+  uint64_t process_overflow = 0;
+};
+
+// A plain copy of everything, taken under the lock and converted to JS
+// after it is released.
+struct AggregateCopy {
+  uint64_t mono_ns = 0;
+  std::vector<std::pair<uint32_t, sys_stat>> syscalls;  // nr, stat (calls > 0 only)
+  std::vector<std::pair<uint32_t, std::vector<std::pair<uint32_t, uint64_t>>>> errnos;
+  std::vector<std::pair<uint64_t, fd_stat>> fds;        // key: tgid << 32 | fd
+  std::vector<thread_stat> threads;
+  std::vector<uint8_t> thread_alive;
+  std::vector<ProcessStat> processes;
+  Counters counters;
+  uint32_t tracees = 0;
+};
+
+class Aggregate {
+ public:
+  Aggregate();
+
+  // One finished syscall: everything is added at exit, when the result is known.
+  void AddSyscall(uint32_t tgid, uint32_t tid, uint32_t nr, const uint64_t args[6],
+                  int64_t rval, bool is_error, uint64_t latency_ns);
+  // The thread entered a syscall (cur_nr) or left it (nr < 0).
+  void SetCurrent(uint32_t tgid, uint32_t tid, int32_t nr, int32_t fd, uint64_t since_ns);
+  void ThreadSeen(uint32_t tgid, uint32_t tid);
+  void ThreadGone(uint32_t tid);
+  void ProcessSeen(uint32_t pid, uint32_t parent_pid);
+  void ProcessExit(uint32_t pid, int status);
+  void ProcessExec(uint32_t pid);
+  void SetTracees(uint32_t n);
+  void Bump(uint64_t Counters::*field, uint64_t n = 1);
+
+  AggregateCopy Copy(uint64_t mono_ns);
+
+ private:
+  thread_stat* Thread(uint32_t tgid, uint32_t tid);
+  fd_stat* Fd(uint32_t tgid, int64_t fd);
+
+  std::mutex mu_;
+  std::vector<sys_stat> sys_;                      // indexed by nr
+  std::vector<uint64_t> errnos_;                   // [nr * IOT_ERRNO_SLOTS + errno]
+  std::unordered_map<uint64_t, fd_stat> fds_;
+  std::unordered_map<uint32_t, thread_stat> threads_;
+  std::unordered_map<uint32_t, uint8_t> thread_alive_;
+  std::unordered_map<uint32_t, ProcessStat> processes_;
+  Counters counters_;
+  uint32_t tracees_ = 0;
+};
+
+uint64_t MonoNs();
+
+}  // namespace iotrace
+
+#endif  // IOTRACE_NATIVE_AGGREGATE_H

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// The whole surface of the native addon (build/Release/iotrace.node), declared
+// once. Loaded only by agent/native.ts. Counters are cumulative since attach;
+// all times are CLOCK_MONOTONIC nanoseconds.
+
+export interface NativeSyscallStat {
+  nr: number;
+  calls: number;
+  errors: number;
+  eagain: number;
+  totalNs: number;
+  maxNs: number;
+  /** Sum of positive returns of ret=bytes syscalls. */
+  bytes: number;
+  /** Sum of positive returns of ret=count syscalls (ready fds). */
+  ready: number;
+  /** Sum of the nfds/maxevents argument. */
+  watched: number;
+  /** Bucket i: calls with 2^i <= latency ns < 2^(i+1). */
+  latLog2: number[];
+  /** errno number (as a string key) → count. */
+  errnos: Record<string, number>;
+}
+
+export interface NativeFdStat {
+  pid: number;
+  fd: number;
+  calls: number;
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  closes: number;
+}
+
+export interface NativeThreadStat {
+  pid: number;
+  tid: number;
+  calls: number;
+  totalNs: number;
+  bytesIn: number;
+  bytesOut: number;
+  alive: boolean;
+  /** Syscall the thread is inside now, -1 in user space. */
+  curNr: number;
+  curFd: number;
+  curSinceNs: number;
+}
+
+export interface NativeProcessStat {
+  pid: number;
+  /** 0 for the process attached to or started. */
+  parentPid: number;
+  execs: number;
+  exited: boolean;
+  exitCode: number | null;
+  exitSignal: number | null;
+  coreDumped: boolean;
+}
+
+export interface NativeCounters {
+  clones: number;
+  forks: number;
+  execs: number;
+  threadExits: number;
+  signals: number;
+  groupStops: number;
+  unmatchedExits: number;
+  foreignArch: number;
+  unknownNr: number;
+  fdOverflow: number;
+  threadOverflow: number;
+  processOverflow: number;
+}
+
+export interface NativeSnapshot {
+  monoNs: number;
+  tracees: number;
+  syscalls: NativeSyscallStat[];
+  fds: NativeFdStat[];
+  threads: NativeThreadStat[];
+  processes: NativeProcessStat[];
+  counters: NativeCounters;
+}
+
+export interface NativeStatus {
+  running: boolean;
+  targetGone: boolean;
+  pid: number;
+  exited: boolean;
+  exitCode: number | null;
+  exitSignal: number | null;
+  coreDumped: boolean;
+  detachPending: number;
+}
+
+export interface NativeTracer {
+  readonly pid: number;
+  snapshot(): NativeSnapshot;
+  status(): NativeStatus;
+  /** Detaches from every tracee; false if some did not stop within timeoutMs. */
+  stop(timeoutMs?: number): boolean;
+}
+
+export interface NativeTraceOptions {
+  /** Run mode: stop only on seccompNrs (a seccomp filter installed before exec). */
+  seccomp: boolean;
+  seccompNrs: number[];
+  /** Spawn only: the command's stdout goes to stderr (iotrace's stdout carries --json). */
+  stdoutToStderr?: boolean;
+}
+
+/** Thrown errors carry code ('EPERM'), errno, syscall and reason. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  reason: string;
+}
+
+export interface NativeAddon {
+  attach(pid: number, options: NativeTraceOptions): NativeTracer;
+  spawn(path: string, argv: string[], envp: string[], options: NativeTraceOptions): NativeTracer;
+  monoNs(): number;
+  readonly latBuckets: number;
+  readonly nrMax: number;
+}

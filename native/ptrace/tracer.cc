@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: MIT
+// The ptrace backend: one tracer thread that owns every ptrace call.
+//
+// Threads: the kernel accepts ptrace requests for a tracee only from the
+// thread that attached it, so a dedicated std::thread attaches, waits for
+// stops, aggregates and detaches. The JS thread never calls ptrace: it reads
+// the aggregation under its mutex (Snapshot) a few times a second and asks for
+// the end (Stop). Not a Napi::AsyncWorker: the thread lives as long as the
+// session and blocks in waitpid, it is no unit of work.
+//
+// Stops are handled the way strace handles them with PTRACE_SEIZE (see
+// ptrace(2), "Stopped states"): syscall-stops carry SIGTRAP|0x80
+// (PTRACE_O_TRACESYSGOOD), group-stops come as PTRACE_EVENT_STOP with the stop
+// signal and get PTRACE_LISTEN, every other signal stop is a
+// signal-delivery-stop whose signal is re-injected on resume.
+#include "native/ptrace/tracer.h"
+
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "native/ptrace/arch.h"
+#include "native/ptrace/proc.h"
+#include "native/ptrace/seccomp.h"
+
+namespace iotrace {
+
+namespace {
+
+// Interrupts the tracer thread's waitpid when JS asks it to stop. SIGURG is
+// ignored by default, so a stray one elsewhere in the process does no harm.
+constexpr int kWakeSignal = SIGURG;
+
+void OnWake(int) {}
+
+void InstallWakeHandler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = OnWake;  // no SA_RESTART: waitpid must return EINTR
+    sigemptyset(&sa.sa_mask);
+    sigaction(kWakeSignal, &sa, nullptr);
+  });
+}
+
+bool IsStopSignal(int sig) {
+  return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+pid_t TgidOf(pid_t tid, pid_t fallback) {
+  long tgid = StatusField(tid, "Tgid");
+  return tgid > 0 ? static_cast<pid_t>(tgid) : fallback;
+}
+
+// Why PTRACE_SEIZE said EPERM, in words a user can act on.
+std::string ExplainPermission(pid_t pid) {
+  long tracer = StatusField(pid, "TracerPid");
+  if (tracer > 0) return "already traced by pid " + std::to_string(tracer);
+  if (geteuid() != 0) return "not root and without CAP_SYS_PTRACE";
+  FILE* f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
+  int scope = 0;
+  if (f) {
+    if (fscanf(f, "%d", &scope) != 1) scope = 0;
+    fclose(f);
+  }
+  if (scope >= 3) return "kernel.yama.ptrace_scope=3 forbids ptrace attach for everyone";
+  if (StatusField(pid, "PPid") == 0 || StatusField(pid, "Tgid") == 2)
+    return "a kernel thread cannot be traced";
+  return "the kernel refused it (a kernel thread, or a process being traced or set up)";
+}
+
+TraceError SysError(int code, const std::string& call, const std::string& reason = "") {
+  TraceError e;
+  e.code = code;
+  e.syscall = call;
+  e.reason = reason;
+  return e;
+}
+
+}  // namespace
+
+std::unique_ptr<Tracer> Tracer::Attach(pid_t pid, const TracerOptions& opts, TraceError* err) {
+  std::unique_ptr<Tracer> t(new Tracer(pid, opts));
+  t->Start(nullptr, err);
+  if (err->code) return nullptr;
+  return t;
+}
+
+std::unique_ptr<Tracer> Tracer::Spawn(const SpawnSpec& spec, const TracerOptions& opts,
+                                      TraceError* err) {
+  std::unique_ptr<Tracer> t(new Tracer(0, opts));
+  t->Start(&spec, err);
+  if (err->code) return nullptr;
+  return t;
+}
+
+void Tracer::Start(const SpawnSpec* spec, TraceError* err) {
+  InstallWakeHandler();
+  thread_ = std::thread(&Tracer::Main, this, spec);
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return started_; });
+  *err = start_error_;
+  if (err->code) {
+    lock.unlock();
+    thread_.join();
+  }
+}
+
+Tracer::~Tracer() { Stop(5000); }
+
+void Tracer::Main(const SpawnSpec* spec) {
+  // Process-directed signals (SIGINT, SIGTERM, SIGCHLD) belong to Node's
+  // main thread; only the wake-up signal interrupts this one.
+  sigset_t mask;
+  sigfillset(&mask);
+  sigdelset(&mask, kWakeSignal);
+  for (int sync : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigdelset(&mask, sync);
+  pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+
+  TraceError err = spec ? SpawnChild(*spec) : AttachAll();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+    start_error_ = err;
+    main_.pid = static_cast<uint32_t>(pid_);
+  }
+  cv_.notify_all();
+  if (err.code) return;
+
+  Loop();
+  if (!tracees_.empty()) DetachAll();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    detach_pending_ = static_cast<uint32_t>(tracees_.size());
+  }
+  cv_.notify_all();
+}
+
+unsigned long Tracer::SeizeOptions() const {
+  // Never PTRACE_O_EXITKILL: if iotrace dies, the kernel must detach and let
+  // the target run on.
+  unsigned long o = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+                    PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC;
+  if (opts_.seccomp) o |= PTRACE_O_TRACESECCOMP;
+  return o;
+}
+
+Tracer::Tracee& Tracer::Add(pid_t tid, pid_t tgid) {
+  Tracee& t = tracees_[tid];
+  t.tid = tid;
+  t.tgid = tgid;
+  agg_.ThreadSeen(static_cast<uint32_t>(tgid), static_cast<uint32_t>(tid));
+  agg_.SetTracees(static_cast<uint32_t>(tracees_.size()));
+  return t;
+}
+
+TraceError Tracer::AttachAll() {
+  if (ListTasks(pid_).empty()) return SysError(ESRCH, "open(/proc/" + std::to_string(pid_) + "/task)");
+  // Threads appear while we attach: scan /proc/<pid>/task again until a pass
+  // finds no thread we have not seized. Threads created by a seized thread
+  // are attached by the kernel (PTRACE_O_TRACECLONE) and show up as stops.
+  for (int pass = 0; pass < 1000; pass++) {
+    bool added = false;
+    for (pid_t tid : ListTasks(pid_)) {
+      if (tracees_.count(tid)) continue;
+      if (ptrace(PTRACE_SEIZE, tid, nullptr, SeizeOptions()) < 0) {
+        int e = errno;
+        if (e == ESRCH) continue;  // the thread exited between the scan and now
+        // Already-seized threads must not stay traced after a failed attach.
+        for (auto& kv : tracees_) ptrace(PTRACE_DETACH, kv.first, nullptr, 0);
+        std::string call = "ptrace(PTRACE_SEIZE, " + std::to_string(tid) + ")";
+        return SysError(e, call, e == EPERM ? ExplainPermission(pid_) : "");
+      }
+      // An interrupt stop is needed to start syscall tracing (PTRACE_SYSCALL
+      // resumes only a stopped tracee). It makes a thread sleeping in
+      // epoll_wait or sigtimedwait return EINTR once, as strace -p does.
+      ptrace(PTRACE_INTERRUPT, tid, nullptr, 0);
+      Add(tid, pid_);
+      added = true;
+    }
+    if (!added) break;
+  }
+  if (tracees_.empty()) return SysError(ESRCH, "ptrace(PTRACE_SEIZE, " + std::to_string(pid_) + ")", "the process exited during attach");
+  agg_.ProcessSeen(static_cast<uint32_t>(pid_), 0);
+  return TraceError();
+}
+
+TraceError Tracer::SpawnChild(const SpawnSpec& spec) {
+  // Everything the child needs is built before fork: after fork in a
+  // multi-threaded process only async-signal-safe calls are allowed.
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : spec.envp) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  std::vector<sock_filter> filter;
+  if (opts_.seccomp) filter = BuildTraceFilter(opts_.seccomp_nrs);
+  struct sock_fprog prog;
+  prog.len = static_cast<unsigned short>(filter.size());
+  prog.filter = filter.data();
+  const std::string seccomp_failed = "iotrace: seccomp filter could not be installed in the child\n";
+  const std::string exec_failed = "iotrace: cannot execute " + spec.path + "\n";
+
+  pid_t child = fork();
+  if (child < 0) return SysError(errno, "fork()");
+  if (child == 0) {
+    // Node ignores SIGPIPE and this thread blocks most signals; ignored
+    // dispositions and the mask survive execve, so reset both.
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++) sigaction(s, &sa, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (spec.stdout_to_stderr) dup2(2, 1);
+    // Wait here for the tracer's PTRACE_SEIZE (strace's startup_child does the
+    // same): the filter must be installed after the tracer is there, or
+    // SECCOMP_RET_TRACE would fail every traced syscall with ENOSYS.
+    kill(getpid(), SIGSTOP);
+    if (!filter.empty()) {
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+          syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+        ssize_t ignored = write(2, seccomp_failed.data(), seccomp_failed.size());
+        (void)ignored;
+        _exit(126);
+      }
+    }
+    execve(spec.path.c_str(), argv.data(), envp.data());
+    ssize_t ignored = write(2, exec_failed.data(), exec_failed.size());
+    (void)ignored;
+    _exit(127);
+  }
+
+  pid_ = child;
+  int status = 0;
+  if (waitpid(child, &status, WSTOPPED | __WALL) < 0 || !WIFSTOPPED(status)) {
+    int e = errno ? errno : ECHILD;
+    return SysError(e, "waitpid(" + std::to_string(child) + ")", "the child did not start");
+  }
+  if (ptrace(PTRACE_SEIZE, child, nullptr, SeizeOptions()) < 0) {
+    int e = errno;
+    kill(child, SIGKILL);
+    waitpid(child, &status, __WALL);
+    return SysError(e, "ptrace(PTRACE_SEIZE, " + std::to_string(child) + ")");
+  }
+  Add(child, child);
+  agg_.ProcessSeen(static_cast<uint32_t>(child), 0);
+  startup_stop_ = startup_cont_ = true;
+  kill(child, SIGCONT);
+  return TraceError();
+}
+
+void Tracer::Loop() {
+  while (!stop_requested_.load() && !tracees_.empty()) {
+    int status = 0;
+    // __WNOTHREAD: only this thread's tracees and children; processes that
+    // Node itself spawned are reaped by libuv, not stolen here.
+    pid_t tid = waitpid(-1, &status, __WALL | __WNOTHREAD);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      break;  // ECHILD: nothing left to wait for
+    }
+    HandleStop(tid, status, MonoNs());
+  }
+  if (tracees_.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    target_gone_ = true;
+  }
+}
+
+void Tracer::Resume(const Tracee& t, int sig) {
+  // In seccomp mode a tracee runs freely (PTRACE_CONT) until the filter stops
+  // it; between that stop and the syscall's exit it must stop at the exit.
+  int req = (!opts_.seccomp || t.in_syscall) ? PTRACE_SYSCALL : PTRACE_CONT;
+  // ESRCH: killed meanwhile (SIGKILL needs no stop); its exit report follows.
+  ptrace(static_cast<__ptrace_request>(req), t.tid, nullptr, reinterpret_cast<void*>(static_cast<long>(sig)));
+}
+
+void Tracer::HandleStop(pid_t tid, int status, uint64_t now) {
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    Gone(tid, status);
+    return;
+  }
+  if (!WIFSTOPPED(status)) return;
+  auto it = tracees_.find(tid);
+  if (it == tracees_.end()) {
+    // A new thread or child can report its first stop before its parent's
+    // PTRACE_EVENT_CLONE/FORK does.
+    pid_t tgid = TgidOf(tid, tid);
+    it = tracees_.find(Add(tid, tgid).tid);
+    if (tgid == tid) agg_.ProcessSeen(static_cast<uint32_t>(tid), static_cast<uint32_t>(StatusField(tid, "PPid")));
+  }
+  Tracee& t = it->second;
+  int sig = WSTOPSIG(status);
+  int event = static_cast<unsigned>(status) >> 16;
+
+  if (sig == (SIGTRAP | 0x80) || event == PTRACE_EVENT_SECCOMP) {
+    HandleSyscallStop(t, now);
+    Resume(t, 0);
+    return;
+  }
+  switch (event) {
+    case 0:
+      // Signal-delivery-stop: hand the signal on, or the target loses it.
+      if (sig == SIGCONT && tid == pid_ && startup_cont_) startup_cont_ = false;
+      else agg_.Bump(&Counters::signals);
+      Resume(t, sig);
+      return;
+    case PTRACE_EVENT_CLONE:
+    case PTRACE_EVENT_FORK:
+    case PTRACE_EVENT_VFORK:
+      HandleNewChild(t, event);
+      Resume(t, 0);
+      return;
+    case PTRACE_EVENT_EXEC:
+      HandleExec(tid);
+      return;
+    case PTRACE_EVENT_STOP:
+      if (IsStopSignal(sig)) {
+        // Group-stop (job control): stay stopped, but keep receiving events.
+        if (tid == pid_ && startup_stop_) startup_stop_ = false;
+        else agg_.Bump(&Counters::group_stops);
+        ptrace(PTRACE_LISTEN, tid, nullptr, nullptr);
+        return;
+      }
+      Resume(t, 0);  // our interrupt, or a new tracee's first stop
+      return;
+    default:
+      Resume(t, 0);
+      return;
+  }
+}
+
+void Tracer::HandleSyscallStop(Tracee& t, uint64_t now) {
+  struct __ptrace_syscall_info info;
+  memset(&info, 0, sizeof info);
+  if (ptrace(PTRACE_GET_SYSCALL_INFO, t.tid, reinterpret_cast<void*>(sizeof info), &info) <= 0) return;
+  switch (info.op) {
+    case PTRACE_SYSCALL_INFO_ENTRY:
+    case PTRACE_SYSCALL_INFO_SECCOMP: {
+      const uint64_t nr = info.op == PTRACE_SYSCALL_INFO_ENTRY ? info.entry.nr : info.seccomp.nr;
+      const uint64_t* args = info.op == PTRACE_SYSCALL_INFO_ENTRY ? info.entry.args : info.seccomp.args;
+      t.in_syscall = true;
+      t.enter_ns = now;
+      if (info.arch != kNativeAuditArch || (nr & kForeignNrMask)) {
+        t.nr = UINT32_MAX;
+        agg_.Bump(&Counters::foreign_arch);
+        return;
+      }
+      if (nr >= IOT_NR_MAX) {
+        t.nr = UINT32_MAX;
+        agg_.Bump(&Counters::unknown_nr);  // also syscall(-1): a probe, not a call
+        return;
+      }
+      t.nr = static_cast<uint32_t>(nr);
+      memcpy(t.args, args, sizeof t.args);
+      int8_t fd_arg = iot_syscalls[nr].fd_arg;
+      int32_t fd = fd_arg >= 0 ? static_cast<int32_t>(args[fd_arg]) : -1;
+      agg_.SetCurrent(static_cast<uint32_t>(t.tgid), static_cast<uint32_t>(t.tid),
+                      static_cast<int32_t>(nr), fd, now);
+      return;
+    }
+    case PTRACE_SYSCALL_INFO_EXIT: {
+      if (!t.in_syscall) {
+        // The entry happened before we attached (or during the interrupt).
+        agg_.Bump(&Counters::unmatched_exits);
+        return;
+      }
+      t.in_syscall = false;
+      if (t.nr == UINT32_MAX) return;
+      agg_.AddSyscall(static_cast<uint32_t>(t.tgid), static_cast<uint32_t>(t.tid), t.nr, t.args,
+                      info.exit.rval, info.exit.is_error != 0, now - t.enter_ns);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void Tracer::HandleNewChild(Tracee& parent, int event) {
+  unsigned long msg = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, parent.tid, nullptr, &msg) < 0) return;
+  pid_t child = static_cast<pid_t>(msg);
+  bool thread = event == PTRACE_EVENT_CLONE && TgidOf(child, parent.tgid) == parent.tgid;
+  if (thread) {
+    agg_.Bump(&Counters::clones);
+  } else {
+    agg_.Bump(&Counters::forks);
+    agg_.ProcessSeen(static_cast<uint32_t>(child), static_cast<uint32_t>(parent.tgid));
+  }
+  if (!tracees_.count(child)) Add(child, thread ? parent.tgid : child);
+}
+
+void Tracer::HandleExec(pid_t tid) {
+  // After a successful execve only the thread-group leader is left, and it
+  // has the leader's id even when another thread called execve; the old
+  // thread's state (inside execve) moves to the leader (ptrace(2), "execve(2)
+  // under ptrace").
+  unsigned long former = 0;
+  ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &former);
+  auto self = tracees_.find(tid);
+  if (former && static_cast<pid_t>(former) != tid) {
+    auto old = tracees_.find(static_cast<pid_t>(former));
+    if (old != tracees_.end() && self != tracees_.end()) {
+      Tracee moved = old->second;
+      moved.tid = tid;
+      self->second = moved;
+    }
+  }
+  if (self != tracees_.end()) {
+    pid_t tgid = self->second.tgid;
+    for (auto it = tracees_.begin(); it != tracees_.end();) {
+      if (it->second.tgid == tgid && it->first != tid) {
+        agg_.ThreadGone(static_cast<uint32_t>(it->first));
+        it = tracees_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    agg_.SetTracees(static_cast<uint32_t>(tracees_.size()));
+    agg_.ProcessExec(static_cast<uint32_t>(tgid));
+    Resume(self->second, 0);
+  }
+}
+
+void Tracer::Gone(pid_t tid, int status) {
+  auto it = tracees_.find(tid);
+  if (it == tracees_.end()) return;  // a thread already dropped at exec
+  pid_t tgid = it->second.tgid;
+  tracees_.erase(it);
+  agg_.ThreadGone(static_cast<uint32_t>(tid));
+  agg_.SetTracees(static_cast<uint32_t>(tracees_.size()));
+  // The leader's exit is reported after all its threads' (delay_group_leader
+  // in kernel/exit.c): it is the process's exit.
+  if (tid == tgid) {
+    agg_.ProcessExit(static_cast<uint32_t>(tid), status);
+    if (tid == pid_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      main_.exited = 1;
+      if (WIFEXITED(status)) main_.exit_code = WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) {
+        main_.exit_signal = WTERMSIG(status);
+        main_.core_dumped = WCOREDUMP(status) ? 1 : 0;
+      }
+    }
+  }
+}
+
+void Tracer::DetachAll() {
+  // PTRACE_DETACH needs a stopped tracee: interrupt each, then detach it at
+  // whatever stop it reports first. A signal-delivery-stop's signal goes
+  // with the detach so it is delivered, not lost; a group-stopped tracee stays
+  // stopped, as job control left it.
+  for (const auto& kv : tracees_) ptrace(PTRACE_INTERRUPT, kv.first, nullptr, nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!tracees_.empty() && std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t tid = waitpid(-1, &status, __WALL | __WNOTHREAD);
+    if (tid < 0) {
+      if (errno == EINTR) continue;
+      tracees_.clear();
+      break;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      Gone(tid, status);
+      continue;
+    }
+    if (!WIFSTOPPED(status)) continue;
+    int sig = WSTOPSIG(status);
+    int event = static_cast<unsigned>(status) >> 16;
+    int inject = 0;
+    if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
+      // The new task is already attached by the kernel: it must be detached too.
+      unsigned long msg = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &msg) == 0 && !tracees_.count(static_cast<pid_t>(msg)))
+        tracees_[static_cast<pid_t>(msg)].tid = static_cast<pid_t>(msg);
+    } else if (event == 0 && sig != (SIGTRAP | 0x80)) {
+      inject = sig;
+      agg_.Bump(&Counters::signals);
+    }
+    ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(inject)));
+    tracees_.erase(tid);
+  }
+  agg_.SetTracees(static_cast<uint32_t>(tracees_.size()));
+}
+
+bool Tracer::Stop(int timeout_ms) {
+  if (!thread_.joinable()) return true;
+  stop_requested_.store(true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  // Signal again until the thread is done: a wake-up that lands just before
+  // it enters waitpid would otherwise be lost.
+  while (!finished_ && std::chrono::steady_clock::now() < deadline) {
+    pthread_kill(thread_.native_handle(), kWakeSignal);
+    cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  bool done = finished_;
+  lock.unlock();
+  if (done) {
+    thread_.join();
+  } else {
+    // Still waiting on a tracee that does not stop (uninterruptible sleep):
+    // when iotrace exits, the kernel detaches whatever is left.
+    thread_.detach();
+  }
+  return done;
+}
+
+TracerStatus Tracer::Status() {
+  TracerStatus s;
+  std::lock_guard<std::mutex> lock(mu_);
+  s.running = started_ && !finished_;
+  s.target_gone = target_gone_;
+  s.main = main_;
+  s.detach_pending = detach_pending_;
+  return s;
+}
+
+}  // namespace iotrace

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+// The ptrace backend: one tracer thread that owns every ptrace call.
+#ifndef IOTRACE_NATIVE_PTRACE_TRACER_H
+#define IOTRACE_NATIVE_PTRACE_TRACER_H
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "native/aggregate.h"
+
+namespace iotrace {
+
+// A failed step, shaped like Node's system errors: errno code, the call, a reason.
+struct TraceError {
+  int code = 0;          // errno; 0 means no error
+  std::string syscall;   // e.g. "ptrace(PTRACE_SEIZE, 4242)"
+  std::string reason;    // e.g. "already traced by pid 4100"; may be empty
+};
+
+struct TracerOptions {
+  // Run mode only: a seccomp filter makes only these numbers stop the tracee.
+  bool seccomp = false;
+  std::vector<uint32_t> seccomp_nrs;
+};
+
+struct SpawnSpec {
+  std::string path;                 // absolute path, resolved by the caller
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+  bool stdout_to_stderr = false;    // keep stdout for iotrace's --json
+};
+
+struct TracerStatus {
+  bool running = false;        // the tracer thread still traces
+  bool target_gone = false;    // every tracee exited
+  ProcessStat main;            // the process attached to or started
+  uint32_t tracees = 0;
+  uint32_t detach_pending = 0; // tracees that did not stop for detach in time
+};
+
+class Tracer {
+ public:
+  // Each starts the tracer thread and returns once it has attached to every
+  // thread (or the child is started), or failed; on failure err->code != 0.
+  static std::unique_ptr<Tracer> Attach(pid_t pid, const TracerOptions& opts, TraceError* err);
+  static std::unique_ptr<Tracer> Spawn(const SpawnSpec& spec, const TracerOptions& opts,
+                                       TraceError* err);
+  ~Tracer();
+
+  // Detaches from every tracee and ends the thread. Safe to call twice and
+  // from any thread but the tracer's. Returns false if it gave up waiting.
+  bool Stop(int timeout_ms);
+  AggregateCopy Snapshot() { return agg_.Copy(MonoNs()); }
+  TracerStatus Status();
+  pid_t pid() const { return pid_; }
+
+ private:
+  struct Tracee {
+    pid_t tid = 0;
+    pid_t tgid = 0;
+    bool in_syscall = false;   // between an entry (or seccomp) stop and the exit stop
+    uint32_t nr = 0;
+    uint64_t args[6] = {};
+    uint64_t enter_ns = 0;
+  };
+
+  Tracer(pid_t pid, const TracerOptions& opts) : pid_(pid), opts_(opts) {}
+  void Start(const SpawnSpec* spec, TraceError* err);
+  void Main(const SpawnSpec* spec);
+  TraceError AttachAll();
+  TraceError SpawnChild(const SpawnSpec& spec);
+  void Loop();
+  void HandleStop(pid_t tid, int status, uint64_t now);
+  void HandleSyscallStop(Tracee& t, uint64_t now);
+  void HandleNewChild(Tracee& parent, int event);
+  void HandleExec(pid_t tid);
+  void Gone(pid_t tid, int status);
+  Tracee& Add(pid_t tid, pid_t tgid);
+  void Resume(const Tracee& t, int sig);
+  void DetachAll();
+  unsigned long SeizeOptions() const;
+
+  pid_t pid_;
+  TracerOptions opts_;
+  // Run mode: the child's own SIGSTOP and our SIGCONT are start-up, not the
+  // target's signals; the first of each is not counted.
+  bool startup_stop_ = false;
+  bool startup_cont_ = false;
+  Aggregate agg_;
+  std::unordered_map<pid_t, Tracee> tracees_;  // touched by the tracer thread only
+
+  std::thread thread_;
+  std::atomic<bool> stop_requested_{false};
+  std::mutex mu_;                   // guards the fields below
+  std::condition_variable cv_;
+  bool started_ = false;
+  TraceError start_error_;
+  bool finished_ = false;
+  bool target_gone_ = false;
+  uint32_t detach_pending_ = 0;
+  ProcessStat main_;
+};
+
+}  // namespace iotrace
+
+#endif  // IOTRACE_NATIVE_PTRACE_TRACER_H
