@@ -80,47 +80,39 @@ function classifyLink(link: string): FdDescription {
 }
 
 /**
- * Describes descriptors, remembering the last answer for each (pid, fd): a
- * descriptor closed before the next look keeps what it was last seen as.
+ * Describes descriptors from the link the backend read while each was open
+ * ('socket:[123]', 'pipe:[9]', a path). Socket inodes are looked up in the
+ * process's /proc/<pid>/net tables, read at most once per call and only when
+ * an inode is not known yet; an answer is kept for the inode's lifetime in
+ * this session, so a connection closed since still shows its peer.
  */
 export class FdDescriber {
-  private readonly known = new Map<string, FdDescription & { link: string }>();
+  private readonly sockets = new Map<string, SocketInfo>();
 
-  describe(fds: ReadonlyArray<{ pid: number; fd: number }>): Map<string, FdDescription> {
+  describe(fds: ReadonlyArray<{ pid: number; fd: number; link: string }>): Map<string, FdDescription> {
     const out = new Map<string, FdDescription>();
-    const sockets = new Map<number, Map<string, SocketInfo>>();
-    for (const { pid, fd } of fds) {
+    const tablesRead = new Set<number>();
+    for (const { pid, fd, link } of fds) {
       const key = `${pid}:${fd}`;
-      let link: string | undefined;
-      try {
-        link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        link = undefined;
-      }
-      const prev = this.known.get(key);
-      if (link === undefined) {
-        out.set(key, prev ?? { type: 'unknown', desc: '' });
+      if (!link) {
+        out.set(key, { type: 'unknown', desc: '' });
         continue;
       }
-      if (prev && prev.link === link && prev.type !== 'socket') {
-        out.set(key, prev);
-        continue;
-      }
-      let d: FdDescription;
       const sock = /^socket:\[(\d+)\]$/.exec(link);
-      if (sock) {
-        let table = sockets.get(pid);
-        if (!table) {
-          table = socketTable(pid);
-          sockets.set(pid, table);
-        }
-        d = table.get(sock[1]) ?? { type: 'socket', desc: link };
-      } else {
-        d = classifyLink(link);
+      if (!sock) {
+        out.set(key, classifyLink(link));
+        continue;
       }
-      this.known.set(key, { ...d, link });
-      out.set(key, d);
+      let info = this.sockets.get(sock[1]);
+      if (!info && !tablesRead.has(pid)) {
+        tablesRead.add(pid);
+        for (const [ino, i] of socketTable(pid)) this.sockets.set(ino, i);
+        info = this.sockets.get(sock[1]);
+      }
+      out.set(key, info ?? { type: 'socket', desc: link });
     }
+    // Bounded: a long session through many short connections sees many inodes.
+    if (this.sockets.size > 100000) this.sockets.clear();
     return out;
   }
 }

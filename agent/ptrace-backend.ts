@@ -161,7 +161,8 @@ export class PtraceBackend implements Backend {
     const described = this.describer.describe(raw.fds);
     const fds = raw.fds.map((f) => {
       const d = described.get(`${f.pid}:${f.fd}`) ?? { type: 'unknown' as const, desc: '' };
-      return { ...f, type: d.type, desc: d.desc };
+      const { link: _link, ...counts } = f;
+      return { ...counts, type: d.type, desc: d.desc };
     });
     const threads = raw.threads.map((t) => ({
       pid: t.pid,

@@ -169,6 +169,7 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
       fo.Set("bytesIn", Num(env, f.bytes_in));
       fo.Set("bytesOut", Num(env, f.bytes_out));
       fo.Set("closes", Num(env, f.closes));
+      fo.Set("link", Napi::String::New(env, c.fd_links[i]));
       fds.Set(static_cast<uint32_t>(i), fo);
     }
     o.Set("fds", fds);

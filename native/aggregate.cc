@@ -91,7 +91,11 @@ void Aggregate::AddSyscall(uint32_t tgid, uint32_t tid, uint32_t nr, const uint6
       f->calls++;
       if (is_error) f->errors++;
       // close_range names a range, not one fd, so the catalog gives it no fd_arg.
-      if (d.cls == IOT_CLASS_FD_CLOSE && !is_error) f->closes++;
+      if (d.cls == IOT_CLASS_FD_CLOSE && !is_error) {
+        f->closes++;
+        auto l = fd_links_.find((static_cast<uint64_t>(tgid) << 32) | static_cast<uint32_t>(fd_of(d.fd_arg)));
+        if (l != fd_links_.end()) l->second.stale = true;
+      }
     }
   }
   if (bytes) {
@@ -166,6 +170,25 @@ void Aggregate::SetTracees(uint32_t n) {
   tracees_ = n;
 }
 
+static uint64_t FdKey(uint32_t tgid, int64_t fd) {
+  return (static_cast<uint64_t>(tgid) << 32) | static_cast<uint64_t>(fd);
+}
+
+bool Aggregate::FdNeedsLink(uint32_t tgid, int64_t fd) {
+  if (fd < 0 || fd > INT32_MAX) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fd_links_.find(FdKey(tgid, fd));
+  if (it != fd_links_.end()) return it->second.stale;
+  return fd_links_.size() < kMaxFdEntries;
+}
+
+void Aggregate::SetFdLink(uint32_t tgid, int64_t fd, std::string link) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FdLink& l = fd_links_[FdKey(tgid, fd)];
+  l.link = std::move(link);
+  l.stale = false;
+}
+
 void Aggregate::Bump(uint64_t Counters::*field, uint64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
   counters_.*field += n;
@@ -188,6 +211,11 @@ AggregateCopy Aggregate::Copy(uint64_t mono_ns) {
     c.errnos.emplace_back(nr, std::move(e));
   }
   c.fds.assign(fds_.begin(), fds_.end());
+  c.fd_links.reserve(c.fds.size());
+  for (const auto& kv : c.fds) {
+    auto it = fd_links_.find(kv.first);
+    c.fd_links.push_back(it != fd_links_.end() ? it->second.link : std::string());
+  }
   c.threads.reserve(threads_.size());
   for (const auto& kv : threads_) {
     c.threads.push_back(kv.second);

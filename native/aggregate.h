@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -53,6 +54,7 @@ struct AggregateCopy {
   std::vector<std::pair<uint32_t, sys_stat>> syscalls;  // nr, stat (calls > 0 only)
   std::vector<std::pair<uint32_t, std::vector<std::pair<uint32_t, uint64_t>>>> errnos;
   std::vector<std::pair<uint64_t, fd_stat>> fds;        // key: tgid << 32 | fd
+  std::vector<std::string> fd_links;                    // parallel to fds
   std::vector<thread_stat> threads;
   std::vector<uint8_t> thread_alive;
   std::vector<ProcessStat> processes;
@@ -75,6 +77,9 @@ class Aggregate {
   void ProcessExit(uint32_t pid, int status);
   void ProcessExec(uint32_t pid);
   void SetTracees(uint32_t n);
+  // Whether the descriptor's /proc link is unknown, or stale after a close.
+  bool FdNeedsLink(uint32_t tgid, int64_t fd);
+  void SetFdLink(uint32_t tgid, int64_t fd, std::string link);
   void Bump(uint64_t Counters::*field, uint64_t n = 1);
 
   AggregateCopy Copy(uint64_t mono_ns);
@@ -87,6 +92,11 @@ class Aggregate {
   std::vector<sys_stat> sys_;                      // indexed by nr
   std::vector<uint64_t> errnos_;                   // [nr * IOT_ERRNO_SLOTS + errno]
   std::unordered_map<uint64_t, fd_stat> fds_;
+  struct FdLink {
+    std::string link;
+    bool stale = false;  // closed since it was read: read again at the next use
+  };
+  std::unordered_map<uint64_t, FdLink> fd_links_;
   std::unordered_map<uint32_t, thread_stat> threads_;
   std::unordered_map<uint32_t, uint8_t> thread_alive_;
   std::unordered_map<uint32_t, ProcessStat> processes_;

@@ -30,6 +30,8 @@ export interface NativeFdStat {
   bytesIn: number;
   bytesOut: number;
   closes: number;
+  /** readlink of /proc/<pid>/fd/<fd> when last seen open ('socket:[123]', a path), '' if never. */
+  link: string;
 }
 
 export interface NativeThreadStat {

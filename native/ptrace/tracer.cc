@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -380,6 +381,13 @@ void Tracer::HandleSyscallStop(Tracee& t, uint64_t now) {
       }
       t.in_syscall = false;
       if (t.nr == UINT32_MAX) return;
+      {
+        // The link is read while the tracee is stopped, at most once per
+        // descriptor (and again after a close): a name that outlives the fd.
+        const iot_syscall_desc& d = iot_syscalls[t.nr];
+        if (d.fd_arg >= 0 && d.cls != IOT_CLASS_FD_CLOSE) NoteFdLink(t.tgid, static_cast<int32_t>(t.args[d.fd_arg]));
+        if (d.ret == IOT_RET_FD && !info.exit.is_error) NoteFdLink(t.tgid, info.exit.rval);
+      }
       agg_.AddSyscall(static_cast<uint32_t>(t.tgid), static_cast<uint32_t>(t.tid), t.nr, t.args,
                       info.exit.rval, info.exit.is_error != 0, now - t.enter_ns);
       return;
@@ -387,6 +395,15 @@ void Tracer::HandleSyscallStop(Tracee& t, uint64_t now) {
     default:
       return;
   }
+}
+
+void Tracer::NoteFdLink(pid_t tgid, int64_t fd) {
+  if (!agg_.FdNeedsLink(static_cast<uint32_t>(tgid), fd)) return;
+  char path[64], link[512];
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", tgid, static_cast<int>(fd));
+  ssize_t n = readlink(path, link, sizeof link - 1);
+  if (n <= 0) return;  // closed already (or never opened): try at the next use
+  agg_.SetFdLink(static_cast<uint32_t>(tgid), fd, std::string(link, static_cast<size_t>(n)));
 }
 
 void Tracer::HandleNewChild(Tracee& parent, int event) {

@@ -82,6 +82,7 @@ class Tracer {
   void HandleStop(pid_t tid, int status, uint64_t now);
   void HandleSyscallStop(Tracee& t, uint64_t now);
   void HandleNewChild(Tracee& parent, int event);
+  void NoteFdLink(pid_t tgid, int64_t fd);
   void HandleExec(pid_t tid);
   void Gone(pid_t tid, int status);
   Tracee& Add(pid_t tid, pid_t tgid);

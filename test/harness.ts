@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+// Drives the real iotrace CLI and real target processes from tests: start,
+// wait for a line, read /proc state, talk to the echo server; every wait is
+// bounded and every process started here can be killed in one call.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const IOTRACE = path.join(ROOT, 'bin', 'iotrace');
+export const WORKLOADS = path.join(ROOT, 'test', 'workloads', 'bin');
+
+const started = new Set<ChildProcess>();
+
+export interface Proc {
+  child: ChildProcess;
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first stdout/stderr text matching re (bounded by timeoutMs). */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Resolves when the process exits: its code or signal. */
+  exited(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(child);
+  let out = '';
+  let err = '';
+  const waiters: Array<() => void> = [];
+  const notify = (): void => waiters.splice(0).forEach((w) => w());
+  child.stdout?.on('data', (d: Buffer) => ((out += d.toString()), notify()));
+  child.stderr?.on('data', (d: Buffer) => ((err += d.toString()), notify()));
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  child.on('exit', (code, signal) => {
+    exit = { code, signal };
+    started.delete(child);
+    notify();
+  });
+  const proc: Proc = {
+    child,
+    pid: child.pid ?? -1,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor(re, timeoutMs = 10000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re} from ${cmd} ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`)), timeoutMs);
+        const check = (): void => {
+          const m = re.exec(out) ?? re.exec(err);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m);
+          } else if (exit) {
+            clearTimeout(timer);
+            reject(new Error(`${cmd} exited (${JSON.stringify(exit)}) before printing ${re}\nstdout: ${out}\nstderr: ${err}`));
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      });
+    },
+    exited(timeoutMs = 20000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${cmd} to exit\nstdout: ${out}\nstderr: ${err}`)), timeoutMs);
+        const check = (): void => {
+          if (exit) {
+            clearTimeout(timer);
+            resolve(exit);
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      });
+    },
+  };
+  return proc;
+}
+
+/** Runs iotrace with args. */
+export function iotrace(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Proc {
+  return start(process.execPath, [IOTRACE, ...args], opts);
+}
+
+/** Runs iotrace to its end and returns code, stdout, stderr. */
+export async function iotraceDone(args: string[], timeoutMs = 60000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const p = iotrace(args);
+  const e = await p.exited(timeoutMs);
+  return { ...e, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+/** Kills every process started through this module that is still running. */
+export function killAll(): void {
+  for (const c of started) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  started.clear();
+}
+
+/** A field of /proc/<pid>/status, undefined once the process is gone. */
+export function statusField(pid: number, field: string): string | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? m[1].trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process is alive, not stopped (T) nor in a trace stop (t), and TracerPid is 0. */
+export function assertRunningUntraced(pid: number): void {
+  const state = statusField(pid, 'State');
+  if (state === undefined) throw new Error(`pid ${pid} is gone`);
+  if (/^[tTZX]/.test(state)) throw new Error(`pid ${pid} is in state ${state}`);
+  const tracer = statusField(pid, 'TracerPid');
+  if (tracer !== '0') throw new Error(`pid ${pid} still has TracerPid ${tracer}`);
+}
+
+/** Sends a line to the echo server and resolves with the reply line. */
+export function echo(port: number, line: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => (sock.destroy(), reject(new Error(`no echo reply on port ${port} within ${timeoutMs} ms`))), timeoutMs);
+    sock.on('connect', () => sock.write(line));
+    sock.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\n')) {
+        clearTimeout(timer);
+        sock.end();
+        resolve(got);
+      }
+    });
+    sock.on('error', (e) => (clearTimeout(timer), reject(e)));
+  });
+}
+
+/** Starts test/workloads/bin/echo-server and resolves with it and its port. */
+export async function startEchoServer(): Promise<{ proc: Proc; port: number }> {
+  const proc = start(path.join(WORKLOADS, 'echo-server'), ['--port', '0']);
+  const m = await proc.waitFor(/port=(\d+)/);
+  return { proc, port: Number(m[1]) };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
