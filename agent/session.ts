@@ -3,6 +3,7 @@
 // interval, records it, watches for the end (duration, signal, target exit)
 // and returns the summary. The same code serves attach, run and, later, lab.
 import * as os from 'node:os';
+import * as path from 'node:path';
 
 import type { Backend, TargetExit } from './backend';
 import { PtraceBackend } from './ptrace-backend';
@@ -67,8 +68,12 @@ export class Session {
       this.recorder?.close();
       throw err;
     }
-    const target = readTargetInfo(this.backend.pid);
-    if (opts.mode === 'run' && opts.argv) target.cmdline = target.cmdline || opts.argv.join(' ');
+    // In run mode /proc still shows the forked iotrace until the exec: name
+    // the command instead.
+    const target =
+      opts.mode === 'run' && opts.argv && opts.path
+        ? { pid: this.backend.pid, comm: path.basename(opts.path).slice(0, 15), cmdline: opts.argv.join(' '), exe: opts.path }
+        : readTargetInfo(this.backend.pid);
     this.header = {
       type: 'header',
       schema: RECORDING_SCHEMA,

@@ -15,6 +15,7 @@
 // signal-delivery-stop whose signal is re-injected on resume.
 #include "native/ptrace/tracer.h"
 
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -226,6 +227,8 @@ TraceError Tracer::SpawnChild(const SpawnSpec& spec) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     if (spec.stdout_to_stderr) dup2(2, 1);
+    // Node opens its stdio close-on-exec; the command must inherit it.
+    for (int fd = 0; fd <= 2; fd++) fcntl(fd, F_SETFD, 0);
     // Wait here for the tracer's PTRACE_SEIZE (strace's startup_child does the
     // same): the filter must be installed after the tracer is there, or
     // SECCOMP_RET_TRACE would fail every traced syscall with ENOSYS.
