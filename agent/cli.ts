@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 
 import { registerAttach } from './commands/attach';
+import { registerLab } from './commands/lab';
 import { registerReport } from './commands/report';
 import { registerRun } from './commands/run';
 import { EXIT_BUG, EXIT_USAGE, IotraceError } from './errors';
@@ -31,18 +32,23 @@ export async function main(argv: string[]): Promise<void> {
     .name('iotrace')
     .description('Attach to a Linux server, trace its syscalls, and tell which I/O model it is built on and what its I/O costs.')
     .version(VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({
+      // One line, like every other error: "iotrace: <what> (see --help)".
+      outputError: (text, write) => write(`iotrace: ${text.replace(/^error: /, '').trim()} (see iotrace --help)\n`),
+    });
   registerAttach(program);
   registerRun(program);
   registerReport(program);
+  registerLab(program);
   program.addHelpText(
     'after',
     `
 Examples:
   iotrace attach 4242 --duration 10       trace a running server for 10 s
   iotrace run -- ./server --port 8080     start a server under trace
-  iotrace report session.jsonl            summary of a recording`,
+  iotrace report session.jsonl            summary of a recording
+  iotrace lab                             a tour of the reference servers, one per I/O model`,
   );
 
   try {

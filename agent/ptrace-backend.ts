@@ -59,6 +59,11 @@ function fromNativeError(err: unknown, pid: number | undefined): IotraceError {
   if (e.code === 'ESRCH') {
     return new IotraceError('ESRCH', e.reason ? `pid ${pid}: ${e.reason}` : `no such process: ${pid}`);
   }
+  if (e.syscall?.startsWith('execve(')) {
+    const file = e.syscall.slice('execve('.length, -1);
+    const hint = e.code === 'ENOENT' ? ' (is its #! interpreter missing?)' : '';
+    return new IotraceError(e.code, `cannot execute ${file}: ${(e.message ?? "").replace(/^[^:]*: /, "")}${hint}`);
+  }
   if (e.code === 'EPERM') {
     return new IotraceError('EPERM', `permission denied: cannot trace pid ${pid}: ${e.reason || e.message}`);
   }
@@ -95,11 +100,20 @@ export class PtraceBackend implements Backend {
       seccompNrs: start.seccomp ? seccompNumbers() : [],
       stdoutToStderr: start.stdoutToStderr === true,
     };
+    const spawn = (file: string, argv: string[]): NativeTracer => native.spawn(file, argv, start.env ?? [], options);
     try {
-      this.tracer =
-        start.mode === 'attach'
-          ? native.attach(start.pid ?? 0, options)
-          : native.spawn(start.path ?? '', start.argv ?? [], start.env ?? [], options);
+      if (start.mode === 'attach') {
+        this.tracer = native.attach(start.pid ?? 0, options);
+      } else {
+        try {
+          this.tracer = spawn(start.path ?? '', start.argv ?? []);
+        } catch (err) {
+          // What execvp(3) does with an executable that is no binary and has
+          // no #! line: run it with the shell.
+          if ((err as Partial<NativeError>).code !== 'ENOEXEC') throw err;
+          this.tracer = spawn('/bin/sh', ['sh', start.path ?? '', ...(start.argv ?? []).slice(1)]);
+        }
+      }
     } catch (err) {
       throw fromNativeError(err, start.pid);
     }

@@ -2,9 +2,27 @@
 // Writes a session to a JSON Lines recording as it goes, so a crash loses at
 // most the line being written; a full disk stops the recording, not the trace.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { describeSystemError, IotraceError } from './errors';
 import type { RecordingLine } from './recording-schema';
+
+/**
+ * Fails like the open would, without creating or truncating anything: a
+ * session checks its recording path before touching the target, and opens it
+ * only once the attach succeeded.
+ */
+export function checkRecordingPath(file: string): void {
+  try {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (st?.isDirectory()) {
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${file}'`), { code: 'EISDIR' });
+    }
+    fs.accessSync(st ? file : path.dirname(path.resolve(file)), fs.constants.W_OK);
+  } catch (err) {
+    throw new IotraceError('ERECORD', `cannot write recording ${file}: ${describeSystemError(err)}`);
+  }
+}
 
 export class Recorder {
   readonly file: string;

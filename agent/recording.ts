@@ -40,6 +40,21 @@ function checkHeader(file: string, value: unknown): SessionHeader {
   return h as SessionHeader;
 }
 
+function endsWithNewline(file: string): boolean {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const b = Buffer.alloc(1);
+      return size > 0 && fs.readSync(fd, b, 0, 1, size - 1) === 1 && b[0] === 0x0a;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 /** Streams a recording to the visitor; throws IotraceError naming the bad line. */
 export async function readRecording(file: string, visit: RecordingVisitor): Promise<RecordingReadResult> {
   let stream: fs.ReadStream;
@@ -106,7 +121,9 @@ export async function readRecording(file: string, visit: RecordingVisitor): Prom
     rl.close();
     stream.destroy();
   }
-  if (pending) handle(pending.text, pending.no, true);
+  // Only a last line without its newline can be a write cut short; a complete
+  // line that does not parse is corruption.
+  if (pending) handle(pending.text, pending.no, !endsWithNewline(file));
   if (!header) throw new IotraceError('EBADREC', `${file}: empty recording (no header line)`);
   return { header, lines: lineNo, warnings };
 }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 
 import type { Backend, TargetExit } from './backend';
 import { PtraceBackend } from './ptrace-backend';
-import { Recorder } from './recorder';
+import { checkRecordingPath, Recorder } from './recorder';
 import { RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
 import type { Snapshot } from './snapshot';
 import { summarize, type Summary } from './summary';
@@ -52,20 +52,22 @@ export class Session {
   private wake: (() => void) | undefined;
 
   constructor(private readonly opts: SessionOptions) {
-    // The recording file is opened first: a bad path fails before the target is touched.
-    this.recorder = opts.record ? new Recorder(opts.record) : undefined;
+    // A bad recording path fails before the target is touched; the file is
+    // created only once the attach has succeeded.
+    if (opts.record) checkRecordingPath(opts.record);
+    this.backend = new PtraceBackend({
+      mode: opts.mode,
+      pid: opts.pid,
+      path: opts.path,
+      argv: opts.argv,
+      env: opts.env,
+      seccomp: opts.mode === 'run' && opts.seccomp,
+      stdoutToStderr: opts.stdoutToStderr,
+    });
     try {
-      this.backend = new PtraceBackend({
-        mode: opts.mode,
-        pid: opts.pid,
-        path: opts.path,
-        argv: opts.argv,
-        env: opts.env,
-        seccomp: opts.mode === 'run' && opts.seccomp,
-        stdoutToStderr: opts.stdoutToStderr,
-      });
+      this.recorder = opts.record ? new Recorder(opts.record) : undefined;
     } catch (err) {
-      this.recorder?.close();
+      this.backend.stop();
       throw err;
     }
     // In run mode /proc still shows the forked iotrace until the exec: name

@@ -118,7 +118,20 @@ void Tracer::Start(const SpawnSpec* spec, TraceError* err) {
   }
 }
 
-Tracer::~Tracer() { Stop(5000); }
+Tracer::~Tracer() {
+  Stop(5000);
+  if (exec_err_fd_ >= 0) close(exec_err_fd_);
+}
+
+void Tracer::PublishStart(const TraceError& err) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+    start_error_ = err;
+    main_.pid = static_cast<uint32_t>(pid_);
+  }
+  cv_.notify_all();
+}
 
 void Tracer::Main(const SpawnSpec* spec) {
   // Process-directed signals (SIGINT, SIGTERM, SIGCHLD) belong to Node's
@@ -130,16 +143,14 @@ void Tracer::Main(const SpawnSpec* spec) {
   pthread_sigmask(SIG_SETMASK, &mask, nullptr);
 
   TraceError err = spec ? SpawnChild(*spec) : AttachAll();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    started_ = true;
-    start_error_ = err;
-    main_.pid = static_cast<uint32_t>(pid_);
-  }
-  cv_.notify_all();
+  if (err.code || !awaiting_exec_) PublishStart(err);
   if (err.code) return;
 
   Loop();
+  if (awaiting_exec_) {
+    awaiting_exec_ = false;  // lost the child some other way: never leave Start() waiting
+    PublishStart(SysError(ECHILD, "execve(" + exec_path_ + ")", "the child ended before its exec"));
+  }
   if (!tracees_.empty()) DetachAll();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -211,11 +222,16 @@ TraceError Tracer::SpawnChild(const SpawnSpec& spec) {
   struct sock_fprog prog;
   prog.len = static_cast<unsigned short>(filter.size());
   prog.filter = filter.data();
-  const std::string seccomp_failed = "iotrace: seccomp filter could not be installed in the child\n";
-  const std::string exec_failed = "iotrace: cannot execute " + spec.path + "\n";
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0) return SysError(errno, "pipe2()");
 
   pid_t child = fork();
-  if (child < 0) return SysError(errno, "fork()");
+  if (child < 0) {
+    int e = errno;
+    close(errpipe[0]);
+    close(errpipe[1]);
+    return SysError(e, "fork()");
+  }
   if (child == 0) {
     // Node ignores SIGPIPE and this thread blocks most signals; ignored
     // dispositions and the mask survive execve, so reset both.
@@ -233,19 +249,26 @@ TraceError Tracer::SpawnChild(const SpawnSpec& spec) {
     // same): the filter must be installed after the tracer is there, or
     // SECCOMP_RET_TRACE would fail every traced syscall with ENOSYS.
     kill(getpid(), SIGSTOP);
+    // A failure is reported as its errno through the pipe: negative for the
+    // seccomp set-up, positive for execve itself.
     if (!filter.empty()) {
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
           syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
-        ssize_t ignored = write(2, seccomp_failed.data(), seccomp_failed.size());
+        int e = -errno;
+        ssize_t ignored = write(errpipe[1], &e, sizeof e);
         (void)ignored;
         _exit(126);
       }
     }
     execve(spec.path.c_str(), argv.data(), envp.data());
-    ssize_t ignored = write(2, exec_failed.data(), exec_failed.size());
+    int e = errno;
+    ssize_t ignored = write(errpipe[1], &e, sizeof e);
     (void)ignored;
     _exit(127);
   }
+  close(errpipe[1]);
+  exec_err_fd_ = errpipe[0];
+  exec_path_ = spec.path;
 
   pid_ = child;
   int status = 0;
@@ -262,6 +285,7 @@ TraceError Tracer::SpawnChild(const SpawnSpec& spec) {
   Add(child, child);
   agg_.ProcessSeen(static_cast<uint32_t>(child), 0);
   startup_stop_ = startup_cont_ = true;
+  awaiting_exec_ = true;
   kill(child, SIGCONT);
   return TraceError();
 }
@@ -274,7 +298,12 @@ void Tracer::Loop() {
     pid_t tid = waitpid(-1, &status, __WALL | __WNOTHREAD);
     if (tid < 0) {
       if (errno == EINTR) continue;
-      break;  // ECHILD: nothing left to wait for
+      // ECHILD: nothing left to wait for. A tracee that is also a child of
+      // Node's main thread can be reaped by libuv before us; it is gone all the same.
+      for (const auto& kv : tracees_) agg_.ThreadGone(static_cast<uint32_t>(kv.first));
+      tracees_.clear();
+      agg_.SetTracees(0);
+      break;
     }
     HandleStop(tid, status, MonoNs());
   }
@@ -451,6 +480,10 @@ void Tracer::HandleExec(pid_t tid) {
     }
     agg_.SetTracees(static_cast<uint32_t>(tracees_.size()));
     agg_.ProcessExec(static_cast<uint32_t>(tgid));
+    if (awaiting_exec_ && tid == pid_) {
+      awaiting_exec_ = false;
+      PublishStart(TraceError());
+    }
     Resume(self->second, 0);
   }
 }
@@ -464,6 +497,17 @@ void Tracer::Gone(pid_t tid, int status) {
   agg_.SetTracees(static_cast<uint32_t>(tracees_.size()));
   // The leader's exit is reported after all its threads' (delay_group_leader
   // in kernel/exit.c): it is the process's exit.
+  if (awaiting_exec_ && tid == pid_) {
+    awaiting_exec_ = false;
+    int e = 0;
+    ssize_t n = read(exec_err_fd_, &e, sizeof e);
+    if (n == static_cast<ssize_t>(sizeof e) && e > 0)
+      PublishStart(SysError(e, "execve(" + exec_path_ + ")"));
+    else if (n == static_cast<ssize_t>(sizeof e))
+      PublishStart(SysError(-e, "seccomp(SECCOMP_SET_MODE_FILTER)", "installing the run-mode filter in the child"));
+    else
+      PublishStart(SysError(ECHILD, "execve(" + exec_path_ + ")", "the child ended before its exec"));
+  }
   if (tid == tgid) {
     agg_.ProcessExit(static_cast<uint32_t>(tid), status);
     if (tid == pid_) {

@@ -75,6 +75,7 @@ class Tracer {
 
   Tracer(pid_t pid, const TracerOptions& opts) : pid_(pid), opts_(opts) {}
   void Start(const SpawnSpec* spec, TraceError* err);
+  void PublishStart(const TraceError& err);
   void Main(const SpawnSpec* spec);
   TraceError AttachAll();
   TraceError SpawnChild(const SpawnSpec& spec);
@@ -96,6 +97,11 @@ class Tracer {
   // target's signals; the first of each is not counted.
   bool startup_stop_ = false;
   bool startup_cont_ = false;
+  // Run mode: the start is reported once the child's execve succeeded (its
+  // PTRACE_EVENT_EXEC) or failed (the errno it writes to this close-on-exec pipe).
+  bool awaiting_exec_ = false;
+  int exec_err_fd_ = -1;
+  std::string exec_path_;
   Aggregate agg_;
   std::unordered_map<pid_t, Tracee> tracees_;  // touched by the tracer thread only
 
