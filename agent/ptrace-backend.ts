@@ -44,6 +44,8 @@ export interface PtraceStart {
   env?: string[];
   /** Run mode: stop only on catalogued syscalls (seccomp); false traces every syscall. */
   seccomp: boolean;
+  /** Attach mode: existing processes to trace as well (the target's children). */
+  extraPids?: number[];
   /** Run mode: send the command's stdout to stderr. */
   stdoutToStderr?: boolean;
 }
@@ -99,6 +101,7 @@ export class PtraceBackend implements Backend {
       seccomp: start.seccomp,
       seccompNrs: start.seccomp ? seccompNumbers() : [],
       stdoutToStderr: start.stdoutToStderr === true,
+      extraPids: start.extraPids ?? [],
     };
     const spawn = (file: string, argv: string[]): NativeTracer => native.spawn(file, argv, start.env ?? [], options);
     try {
@@ -142,12 +145,12 @@ export class PtraceBackend implements Backend {
 
   stop(): string | undefined {
     if (this.stopped) return undefined;
-    // The last snapshot is taken while still attached, so the summary has
-    // everything up to the detach.
+    const ok = this.tracer.stop(3000);
+    // The aggregation outlives the tracer thread: this last snapshot has
+    // every syscall that finished before the detach.
     this.snapshot();
     this.stopped = true;
     live.delete(this);
-    const ok = this.tracer.stop(3000);
     return ok ? undefined : 'some threads did not stop for the detach within 3 s; the kernel detaches them when iotrace exits';
   }
 

@@ -11,7 +11,7 @@ import { checkRecordingPath, Recorder } from './recorder';
 import { RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
 import type { Snapshot } from './snapshot';
 import { summarize, type Summary } from './summary';
-import { readTargetInfo } from './target';
+import { descendants, readTargetInfo } from './target';
 import { VERSION } from './version';
 
 export interface SessionOptions {
@@ -24,6 +24,8 @@ export interface SessionOptions {
   env?: string[];
   /** Run mode: limit stops to catalogued syscalls with seccomp. */
   seccomp: boolean;
+  /** Attach mode: also trace the processes the target already has (--children). */
+  children?: boolean;
   /** Run mode: the command's stdout goes to stderr. */
   stdoutToStderr?: boolean;
   durationMs?: number;
@@ -63,6 +65,7 @@ export class Session {
       env: opts.env,
       seccomp: opts.mode === 'run' && opts.seccomp,
       stdoutToStderr: opts.stdoutToStderr,
+      extraPids: opts.mode === 'attach' && opts.children && opts.pid ? descendants(opts.pid) : [],
     });
     try {
       this.recorder = opts.record ? new Recorder(opts.record) : undefined;
@@ -126,6 +129,7 @@ export class Session {
         }
       }
     } finally {
+      if (this.header.seccomp && !this.backend.status().targetGone) await this.endFilteredCommand();
       const warning = this.backend.stop();
       if (warning) this.note(warning);
     }
@@ -147,6 +151,25 @@ export class Session {
     this.record({ type: 'summary', summary });
     this.recorder?.close();
     return { summary, exit: status.exit };
+  }
+
+  /**
+   * A command started under run mode's seccomp filter fails every I/O
+   * syscall with ENOSYS once no tracer is attached (the filter cannot be
+   * removed), so it cannot be left running: it gets SIGTERM and 2 s to end;
+   * whatever is left is killed by the detach.
+   */
+  private async endFilteredCommand(): Promise<void> {
+    this.note(
+      `ending the command (pid ${this.pid}): started under the seccomp filter it cannot run untraced; --all-syscalls lets a command run on after iotrace`,
+    );
+    try {
+      process.kill(this.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + 2000;
+    while (!this.backend.status().targetGone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
   private note(message: string): void {

@@ -66,3 +66,24 @@ export function checkAttachable(pid: number): number {
   }
   return tgid;
 }
+
+/** Every live descendant process of pid, from the PPid fields in /proc, parents first. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ppid = Number(statusField(Number(entry), 'PPid') ?? '-1');
+    if (ppid <= 0) continue;
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length) {
+    const p = queue.shift() as number;
+    out.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return out;
+}

@@ -32,6 +32,11 @@ Napi::Number Num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, stat
 TracerOptions ParseOptions(const Napi::Object& o) {
   TracerOptions opts;
   opts.seccomp = o.Get("seccomp").ToBoolean().Value();
+  Napi::Value extra = o.Get("extraPids");
+  if (extra.IsArray()) {
+    Napi::Array a = extra.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) opts.extra_pids.push_back(a.Get(i).ToNumber().Int32Value());
+  }
   Napi::Value nrs = o.Get("seccompNrs");
   if (nrs.IsArray()) {
     Napi::Array a = nrs.As<Napi::Array>();

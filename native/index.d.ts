@@ -107,6 +107,8 @@ export interface NativeTraceOptions {
   /** Run mode: stop only on seccompNrs (a seccomp filter installed before exec). */
   seccomp: boolean;
   seccompNrs: number[];
+  /** Attach only: processes that already exist to trace as well (best effort). */
+  extraPids?: number[];
   /** Spawn only: the command's stdout goes to stderr (iotrace's stdout carries --json). */
   stdoutToStderr?: boolean;
 }

@@ -14,6 +14,7 @@ export function registerAttach(program: Command): void {
     .option('-d, --duration <seconds>', 'stop after this many seconds', parseSeconds)
     .option('-i, --interval <seconds>', 'snapshot interval for the live view and the recording', parseInterval, 1)
     .option('-r, --record <file>', 'write the session to a JSON Lines recording as it goes')
+    .option('--children', 'also trace the child processes it already has (e.g. nginx workers)')
     .option('--json', 'print the final summary as one JSON document on stdout')
     .option('--no-ui', 'no live view, only the summary')
     .addHelpText(
@@ -25,6 +26,8 @@ detaches: the target keeps running, untouched.
 Examples:
   iotrace attach 4242                       trace until Ctrl-C, then print the summary
   iotrace attach 4242 -d 10 --json          10 seconds, summary as JSON for scripts
+  iotrace attach --children $(cat /run/nginx.pid)
+                                            the nginx master and its workers
   iotrace attach $(pidof nginx | cut -d' ' -f1) -r nginx.jsonl -d 30
                                             record 30 s for 'iotrace report'`,
     )

@@ -10,6 +10,7 @@ export interface TraceCliOptions {
   record?: string;
   json?: boolean;
   ui: boolean;
+  children?: boolean;
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -19,21 +20,21 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * command (it decides how to end, and the session ends when it exits); a
  * second one detaches at once. In attach mode a signal detaches at once.
  */
-export async function traceToEnd(base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record'>, cli: TraceCliOptions): Promise<SessionResult> {
+export async function traceToEnd(
+  base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record' | 'children'>,
+  cli: TraceCliOptions,
+): Promise<SessionResult> {
   const live = !cli.json && cli.ui && process.stdout.isTTY === true;
-  const session = new Session({
-    ...base,
-    durationMs: cli.duration !== undefined ? cli.duration * 1000 : undefined,
-    intervalMs: cli.interval * 1000,
-    record: cli.record,
-    warn: (m) => process.stderr.write(`iotrace: warning: ${m}\n`),
-    onSnapshot: live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
-  });
-  process.stderr.write(
-    `iotrace: ${base.mode === 'attach' ? 'attached to' : 'started'} pid ${session.pid} (${session.header.target.cmdline || session.header.target.comm}) via ptrace${cli.record ? `, recording to ${cli.record}` : ''}\n`,
-  );
+  let session: Session | undefined;
+  let pending: NodeJS.Signals | undefined;
   let forwarded = false;
+  let finished = false;
   const onSignal = (sig: NodeJS.Signals): void => {
+    if (finished) return;
+    if (!session) {
+      pending ??= sig; // attaching: end as soon as it is done
+      return;
+    }
     if (base.mode === 'run' && !forwarded) {
       forwarded = true;
       try {
@@ -45,13 +46,30 @@ export async function traceToEnd(base: Omit<SessionOptions, 'warn' | 'onSnapshot
     }
     session.stop(sig);
   };
+  // Installed before the attach and kept after the summary: a signal at any
+  // moment ends the session cleanly, never by the default action (which
+  // would lose the summary, or orphan a run-mode command).
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   try {
+    session = new Session({
+      ...base,
+      durationMs: cli.duration !== undefined ? cli.duration * 1000 : undefined,
+      intervalMs: cli.interval * 1000,
+      record: cli.record,
+      children: cli.children === true,
+      warn: (m) => process.stderr.write(`iotrace: warning: ${m}\n`),
+      onSnapshot: live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
+    });
+    const target = session.header.target;
+    process.stderr.write(
+      `iotrace: ${base.mode === 'attach' ? 'attached to' : 'started'} pid ${session.pid} (${target.cmdline || target.comm}) via ptrace${cli.record ? `, recording to ${cli.record}` : ''}\n`,
+    );
+    if (pending) onSignal(pending);
     const result = await session.run();
     if (cli.json) process.stdout.write(JSON.stringify(result.summary, null, 2) + '\n');
     else process.stdout.write(formatSummary(result.summary));
     return result;
   } finally {
-    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    finished = true;
   }
 }

@@ -161,11 +161,14 @@ void Tracer::Main(const SpawnSpec* spec) {
 }
 
 unsigned long Tracer::SeizeOptions() const {
-  // Never PTRACE_O_EXITKILL: if iotrace dies, the kernel must detach and let
-  // the target run on.
+  // No PTRACE_O_EXITKILL in attach mode: if iotrace dies, the kernel must
+  // detach and let the target run on. A command under run mode's seccomp
+  // filter cannot run on: the filter cannot be removed, and without a tracer
+  // SECCOMP_RET_TRACE fails every traced syscall with ENOSYS
+  // (Documentation/userspace-api/seccomp_filter.rst). It dies with iotrace.
   unsigned long o = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
                     PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC;
-  if (opts_.seccomp) o |= PTRACE_O_TRACESECCOMP;
+  if (opts_.seccomp) o |= PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL;
   return o;
 }
 
@@ -178,34 +181,52 @@ Tracer::Tracee& Tracer::Add(pid_t tid, pid_t tgid) {
   return t;
 }
 
-TraceError Tracer::AttachAll() {
-  if (ListTasks(pid_).empty()) return SysError(ESRCH, "open(/proc/" + std::to_string(pid_) + "/task)");
+TraceError Tracer::SeizeProcess(pid_t pid, bool required) {
   // Threads appear while we attach: scan /proc/<pid>/task again until a pass
   // finds no thread we have not seized. Threads created by a seized thread
   // are attached by the kernel (PTRACE_O_TRACECLONE) and show up as stops.
+  bool any = false;
   for (int pass = 0; pass < 1000; pass++) {
     bool added = false;
-    for (pid_t tid : ListTasks(pid_)) {
-      if (tracees_.count(tid)) continue;
+    for (pid_t tid : ListTasks(pid)) {
+      if (tracees_.count(tid)) {
+        any = true;
+        continue;
+      }
       if (ptrace(PTRACE_SEIZE, tid, nullptr, SeizeOptions()) < 0) {
         int e = errno;
-        if (e == ESRCH) continue;  // the thread exited between the scan and now
-        // Already-seized threads must not stay traced after a failed attach.
-        for (auto& kv : tracees_) ptrace(PTRACE_DETACH, kv.first, nullptr, 0);
+        if (e == ESRCH || !required) continue;  // the thread exited between the scan and now
         std::string call = "ptrace(PTRACE_SEIZE, " + std::to_string(tid) + ")";
-        return SysError(e, call, e == EPERM ? ExplainPermission(pid_) : "");
+        return SysError(e, call, e == EPERM ? ExplainPermission(pid) : "");
       }
       // An interrupt stop is needed to start syscall tracing (PTRACE_SYSCALL
       // resumes only a stopped tracee). It makes a thread sleeping in
       // epoll_wait or sigtimedwait return EINTR once, as strace -p does.
       ptrace(PTRACE_INTERRUPT, tid, nullptr, 0);
-      Add(tid, pid_);
-      added = true;
+      Add(tid, pid);
+      added = any = true;
     }
     if (!added) break;
   }
-  if (tracees_.empty()) return SysError(ESRCH, "ptrace(PTRACE_SEIZE, " + std::to_string(pid_) + ")", "the process exited during attach");
-  agg_.ProcessSeen(static_cast<uint32_t>(pid_), 0);
+  if (!any && required)
+    return SysError(ESRCH, "ptrace(PTRACE_SEIZE, " + std::to_string(pid) + ")", "the process exited during attach");
+  if (any) agg_.ProcessSeen(static_cast<uint32_t>(pid), pid == pid_ ? 0 : static_cast<uint32_t>(StatusField(pid, "PPid")));
+  return TraceError();
+}
+
+TraceError Tracer::AttachAll() {
+  if (ListTasks(pid_).empty()) return SysError(ESRCH, "open(/proc/" + std::to_string(pid_) + "/task)");
+  TraceError err = SeizeProcess(pid_, true);
+  if (err.code) {
+    // Already-seized threads must not stay traced after a failed attach;
+    // PTRACE_DETACH needs them stopped, which DetachAll waits for.
+    DetachAll();
+    tracees_.clear();
+    return err;
+  }
+  for (pid_t extra : opts_.extra_pids) {
+    if (extra != pid_) SeizeProcess(extra, false);
+  }
   return TraceError();
 }
 
@@ -523,6 +544,11 @@ void Tracer::Gone(pid_t tid, int status) {
 }
 
 void Tracer::DetachAll() {
+  if (opts_.seccomp) {
+    // See SeizeOptions: what is left of a seccomp-filtered command cannot run
+    // untraced, so it is ended, not left to fail every I/O call.
+    for (const auto& kv : tracees_) kill(kv.first, SIGKILL);
+  }
   // PTRACE_DETACH needs a stopped tracee: interrupt each, then detach it at
   // whatever stop it reports first. A signal-delivery-stop's signal goes
   // with the detach so it is delivered, not lost; a group-stopped tracee stays

@@ -30,6 +30,9 @@ struct TracerOptions {
   // Run mode only: a seccomp filter makes only these numbers stop the tracee.
   bool seccomp = false;
   std::vector<uint32_t> seccomp_nrs;
+  // Attach mode: processes that already exist to attach as well (the target's
+  // children, e.g. nginx workers), best effort: one that is gone is skipped.
+  std::vector<pid_t> extra_pids;
 };
 
 struct SpawnSpec {
@@ -78,6 +81,7 @@ class Tracer {
   void PublishStart(const TraceError& err);
   void Main(const SpawnSpec* spec);
   TraceError AttachAll();
+  TraceError SeizeProcess(pid_t pid, bool required);
   TraceError SpawnChild(const SpawnSpec& spec);
   void Loop();
   void HandleStop(pid_t tid, int status, uint64_t now);
