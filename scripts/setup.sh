@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # strace: the peer the tests compare counts with. libc6-dev: static libc for
-# the test workloads. g++/make/python3: node-gyp.
+# the test workloads. g++/make/python3: node-gyp. liburing-dev: the lab's
+# io_uring server.
 need=()
-for pkg in strace g++ make python3 libc6-dev; do
+for pkg in strace g++ make python3 libc6-dev liburing-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -32,3 +33,4 @@ if [ ! -f build/Release/iotrace.node ] || [ -n "$(find native probes binding.gyp
 fi
 npm run --silent build:ts
 npm run --silent build:workloads
+npm run --silent build:lab

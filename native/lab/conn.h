@@ -168,9 +168,11 @@ static inline int conn_refill(struct conn *c)
 	if (n == 0)
 		return 0;
 	if (c->body_file) {
-		ssize_t got = pread(conn_file.fd, c->out + c->out_len, n, (off_t)c->body_pos);
-		if (got < 0 && errno == EINTR && !lab_stop)
-			return 0;
+		ssize_t got;
+
+		do
+			got = pread(conn_file.fd, c->out + c->out_len, n, (off_t)c->body_pos);
+		while (got < 0 && errno == EINTR && !lab_stop);
 		/* 0: the file shrank since start; the promised length cannot be met. */
 		if (got <= 0)
 			return -1;
@@ -208,6 +210,11 @@ static inline int conn_flush(struct conn *c, int edge)
 			return -1;
 		}
 		c->out_off += (size_t)n;
+		/* A blocking write that a signal cuts short returns the count
+		 * written, not EINTR (signal(7)): look at lab_stop here too, or
+		 * SIGTERM would only stop a slow reader's server at the end. */
+		if (lab_stop)
+			return -1;
 		if ((size_t)n < len && !edge)
 			return 0;
 	}

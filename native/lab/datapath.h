@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -42,7 +43,7 @@ enum dp_wait {
 	DP_CLOSED,   /* it was closed */
 	DP_WAIT_IN,  /* the socket to become readable */
 	DP_WAIT_OUT, /* the socket to become writable */
-	DP_WAIT_EXT, /* the data path's own completion (it calls dp_step then) */
+	DP_WAIT_EXT, /* the data path's own completion, which steps it again */
 	DP_AGAIN,    /* nothing: its budget ran out, step it again soon */
 };
 
@@ -83,6 +84,7 @@ struct dp_server {
 	int lfd;                /* listener, non-blocking */
 	int epfd;               /* -1 when the server does not wait in epoll */
 	int xfd;                /* extra fd for ops->extra, or -1 */
+	int sfd;                /* signalfd for SIGTERM and SIGINT */
 	const char *file_path;
 	int file_fd;
 	size_t file_size;
@@ -91,7 +93,6 @@ struct dp_server {
 	struct dp_conn *again;  /* to step again before waiting long */
 	struct dp_conn *dead;   /* closed; freed by dp_reap after the batch */
 	struct dp_conn *conns[DP_FD_MAX];
-	void *priv;
 };
 
 /* Every GET /<size> body is read out of this: the pattern has period 26,
@@ -383,6 +384,29 @@ static inline void dp_setup(struct dp_server *s, const struct dp_ops *ops, int a
 	s->lfd = lab_listen(o.port, 0, 1);
 }
 
+/* Blocks SIGTERM and SIGINT and returns a signalfd that becomes readable
+ * when one comes: the loops wait for it like for any fd, so a stop is seen
+ * whenever it lands. (A handler plus epoll_pwait's mask would be lost under
+ * load: epoll_pwait leaves the signal pending when events are ready, and
+ * liburing restarts an interrupted io_uring_enter that submitted.) */
+static inline int dp_stop_fd(void)
+{
+	sigset_t stop;
+	int fd;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &stop, NULL) < 0)
+		dp_die("sigprocmask", errno);
+	/* Blocking: io_uring hands a non-blocking fd's EAGAIN back instead of
+	 * waiting; epoll never reads it. */
+	fd = signalfd(-1, &stop, SFD_CLOEXEC);
+	if (fd < 0)
+		dp_die("signalfd", errno);
+	return fd;
+}
+
 /* --- The epoll level-triggered loop (copy, sendfile, splice, mmap, linux-aio). */
 
 static inline void dp_epoll_set(struct dp_server *s, struct dp_conn *c, unsigned events)
@@ -458,6 +482,10 @@ static inline void dp_epoll_init(struct dp_server *s)
 		dp_die("epoll_create1", errno);
 	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev) < 0)
 		dp_die("epoll_ctl(listener)", errno);
+	s->sfd = dp_stop_fd();
+	ev.data.ptr = &s->sfd;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sfd, &ev) < 0)
+		dp_die("epoll_ctl(signalfd)", errno);
 	if (s->xfd >= 0) {
 		ev.data.ptr = &s->xfd;
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->xfd, &ev) < 0)
@@ -465,35 +493,28 @@ static inline void dp_epoll_init(struct dp_server *s)
 	}
 }
 
-/* Runs until SIGTERM or SIGINT. They stay blocked except inside
- * epoll_pwait, so one that lands between the lab_stop check and the wait
- * still interrupts the wait (epoll_pwait(2), like pselect(2)). */
+/* Runs until SIGTERM or SIGINT makes the signalfd readable; the signal is
+ * left unread, since the process exits. */
 static inline int dp_epoll_run(struct dp_server *s)
 {
 	struct epoll_event evs[64];
-	sigset_t stop, waitmask;
 
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &stop, &waitmask) < 0)
-		dp_die("sigprocmask", errno);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
 	lab_announce(lab_port(s->lfd));
 	while (!lab_stop) {
-		int n = epoll_pwait(s->epfd, evs, 64, -1, &waitmask);
+		int n = epoll_wait(s->epfd, evs, 64, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			dp_die("epoll_pwait", errno);
+			dp_die("epoll_wait", errno);
 		}
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 
 			if (p == &s->lfd)
 				dp_epoll_accept(s);
+			else if (p == &s->sfd)
+				lab_stop = 1;
 			else if (p == &s->xfd)
 				s->ops->extra(s);
 			else

@@ -8,6 +8,9 @@
  * kernel thread takes the submissions, so sending them needs no syscall and
  * io_uring_enter is left for waiting (io_uring_setup(2)).
  *
+ * SIGTERM and SIGINT end the loop through a completion as well: a read of a
+ * signalfd (see dp_stop_fd in datapath.h).
+ *
  * Each connection has exactly one operation in flight (a recv, a send or a
  * file read), the next one issued on its completion, so a connection is
  * freed at once when it closes: nothing else can still refer to it. */
@@ -18,7 +21,8 @@
 
 #define RING_ENTRIES 1024
 #define UD_IGNORE 0ull /* user_data of the closes, whose result is not needed */
-#define UD_ACCEPT 1ull /* user_data of the accept; others are struct uconn * */
+#define UD_ACCEPT 1ull /* user_data of the accept */
+#define UD_STOP 2ull   /* user_data of the signalfd read; others are struct uconn * */
 
 enum uop { OP_RECV, OP_SEND, OP_READ };
 
@@ -199,7 +203,8 @@ int main(int argc, char **argv)
 {
 	struct io_uring_params params;
 	struct lab_opts o;
-	sigset_t stop, waitmask;
+	static struct signalfd_siginfo stop_info;
+	struct io_uring_sqe *sqe;
 	off_t size;
 	int ret;
 
@@ -216,23 +221,16 @@ int main(int argc, char **argv)
 	proto_fill_pattern(dp_pattern, 0, sizeof(dp_pattern));
 	file_fd = lab_open_file(o.file, &size);
 	file_size = (size_t)size;
-	/* Blocking: io_uring waits for readiness itself, and would hand a
-	 * non-blocking socket's EAGAIN back to us instead. */
+	/* Blocking, like the accepted sockets: io_uring arms its own poll
+	 * when an operation cannot finish at once, so O_NONBLOCK buys nothing. */
 	lfd = lab_listen(o.port, 0, 0);
 	ret = io_uring_queue_init_params(RING_ENTRIES, &ring, &params);
 	if (ret < 0)
 		dp_die("io_uring_queue_init", -ret);
 
-	/* SIGTERM and SIGINT are unblocked only inside io_uring_enter (its
-	 * sigset argument), so a stop cannot slip in between the lab_stop
-	 * check and the wait: the wait returns -EINTR. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &stop, &waitmask) < 0)
-		dp_die("sigprocmask", errno);
-	sigdelset(&waitmask, SIGTERM);
-	sigdelset(&waitmask, SIGINT);
+	sqe = get_sqe();
+	io_uring_prep_read(sqe, dp_stop_fd(), &stop_info, sizeof(stop_info), 0);
+	io_uring_sqe_set_data64(sqe, UD_STOP);
 
 	lab_announce(lab_port(lfd));
 	arm_accept();
@@ -240,14 +238,18 @@ int main(int argc, char **argv)
 		struct io_uring_cqe *cqe;
 		unsigned head, seen = 0;
 
-		ret = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, NULL, &waitmask);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -ETIME)
+		ret = io_uring_submit_and_wait(&ring, 1);
+		if (ret < 0 && ret != -EINTR)
 			dp_die("io_uring_enter", -ret);
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			__u64 ud = io_uring_cqe_get_data64(cqe);
 
 			if (ud == UD_ACCEPT)
 				accept_complete(cqe->res);
+			else if (ud == UD_STOP && cqe->res < 0)
+				dp_die("read(signalfd)", -cqe->res);
+			else if (ud == UD_STOP)
+				lab_stop = 1;
 			else if (ud != UD_IGNORE)
 				conn_complete((struct uconn *)(uintptr_t)ud, cqe->res);
 			seen++;

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+// `iotrace lab`: the reference servers, one per I/O model, run under load and
+// traced, to learn what each model looks like from outside.
+import { InvalidArgumentError, type Command } from 'commander';
+
+import { IotraceError } from '../errors';
+import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
+import { checkSignature, findModel, LAB_MODELS, type LabModel } from '../lab/models';
+import { runLab, type LabRunResult } from '../lab/run-lab';
+import type { Summary } from '../summary';
+import { parseInterval, parseSeconds } from './options';
+
+interface LabCliOptions {
+  list?: boolean;
+  duration: number;
+  connections: number;
+  interval: number;
+  record?: string;
+  json?: boolean;
+  ui: boolean;
+}
+
+function parseConnections(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1024) throw new InvalidArgumentError('1 to 1024 connections.');
+  return n;
+}
+
+function truthLine(m: LabModel): string {
+  const t = m.truth;
+  return `wait ${t.wait.join('+')}${t.epollTrigger ? ` (${t.epollTrigger})` : ''}, data ${t.data.join('+')}, ${t.concurrency.join('+')}`;
+}
+
+/** The evidence iotrace saw, in one line: where the time went and how bytes moved. */
+export function observedLine(s: Summary): string {
+  const total = s.syscalls.reduce((n, c) => n + c.totalNs, 0) || 1;
+  const top = s.syscalls
+    .slice(0, 3)
+    .map((c) => `${c.name} ${Math.round((100 * c.totalNs) / total)}% (${fmtInt(c.calls)})`)
+    .join(', ');
+  const reads = s.syscalls.filter((c) => c.cls === 'data.read' || c.cls === 'net.accept');
+  const readCalls = reads.reduce((n, c) => n + c.calls, 0);
+  const eagain = reads.reduce((n, c) => n + c.eagain, 0);
+  const procs = s.processes.length;
+  const threads = s.threads.length;
+  return (
+    `${top}; EAGAIN ${readCalls ? Math.round((100 * eagain) / readCalls) : 0}% of reads/accepts; ` +
+    `copied ${fmtBytes(s.totals.bytesCopiedIn + s.totals.bytesCopiedOut)}, zero-copy ${fmtBytes(s.totals.bytesZeroCopy)}; ` +
+    `${procs} process${procs === 1 ? '' : 'es'}, ${threads} thread${threads === 1 ? '' : 's'}`
+  );
+}
+
+function signatureOf(r: LabRunResult): ReturnType<typeof checkSignature> {
+  return checkSignature(r.model, new Map(r.session.summary.syscalls.map((c) => [c.name, c.calls])));
+}
+
+function signatureText(r: LabRunResult): string {
+  const c = signatureOf(r);
+  if (c.ok) return 'syscall signature matches';
+  const parts: string[] = [];
+  if (c.missing.length) parts.push(`never called ${c.missing.map((g) => g.join('|')).join(', ')}`);
+  if (c.unexpected.length) parts.push(`called ${c.unexpected.map(([n, k]) => `${n}×${k}`).join(', ')}`);
+  return `syscall signature MISMATCH: ${parts.join('; ')}`;
+}
+
+function loadText(r: LabRunResult): string {
+  if (!r.load) return `load: ${r.loadError ?? 'no result'}`;
+  const l = r.load;
+  const errs = Object.values(l.errors).reduce((a, b) => a + b, 0);
+  return `load: ${fmtInt(l.requestsPerSec)} req/s over ${l.connections} connections (traced), p50 ${l.p50Us} µs, p99 ${l.p99Us} µs, ${errs} errors`;
+}
+
+function jsonOf(r: LabRunResult): object {
+  return {
+    model: r.model.name,
+    summary: r.model.summary,
+    truth: r.model.truth,
+    server: { pid: r.pid, pgid: r.pgid, port: r.port },
+    signature: signatureOf(r),
+    load: r.load,
+    loadError: r.loadError,
+    trace: r.session.summary,
+  };
+}
+
+export function registerLab(program: Command): void {
+  program
+    .command('lab')
+    .description('run a reference server for an I/O model under load and trace it; no model: a tour of all')
+    .argument('[model]', 'a model from --list')
+    .option('--list', 'list the models')
+    .option('-d, --duration <seconds>', 'how long to trace each server', parseSeconds, 5)
+    .option('-c, --connections <n>', 'load connections', parseConnections, 16)
+    .option('-i, --interval <seconds>', 'snapshot interval', parseInterval, 1)
+    .option('-r, --record <file>', 'record the session (one model only)')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--no-ui', 'no live view, only the summary')
+    .addHelpText(
+      'after',
+      `
+Servers listen on 127.0.0.1 only; the load is bounded by --duration.
+
+Examples:
+  iotrace lab --list
+  iotrace lab select --duration 3        the select server, traced for 3 s under load
+  iotrace lab                            a 2-second tour of every model
+  iotrace lab sendfile --json | jq .trace.totals`,
+    )
+    .action(async (name: string | undefined, opts: LabCliOptions) => {
+      if (opts.list) {
+        const w = Math.max(...LAB_MODELS.map((m) => m.name.length));
+        for (const m of LAB_MODELS) process.stdout.write(`${m.name.padEnd(w)}  ${m.summary}\n`);
+        return;
+      }
+      const models = name ? [findModel(name)] : LAB_MODELS;
+      if (models[0] === undefined) {
+        throw new IotraceError('EUSAGE', `no lab model "${name}"; iotrace lab --list shows them`, 2);
+      }
+      if (!name && opts.record) throw new IotraceError('EUSAGE', '--record needs one model', 2);
+      const tour = !name;
+      const live = !opts.json && opts.ui && process.stdout.isTTY === true && !tour;
+      let stopNow: ((reason: string) => void) | undefined;
+      let interrupted = false;
+      const onSignal = (sig: NodeJS.Signals): void => {
+        interrupted = true;
+        stopNow?.(sig);
+      };
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+      const results: LabRunResult[] = [];
+      try {
+        for (const m of models as LabModel[]) {
+          if (interrupted) break;
+          process.stderr.write(`iotrace lab: ${m.name}: ${m.summary}\n`);
+          const r = await runLab({
+            model: m,
+            durationSec: tour && opts.duration === 5 ? 2 : opts.duration,
+            connections: opts.connections,
+            intervalSec: opts.interval,
+            record: opts.record,
+            warn: (msg) => process.stderr.write(`iotrace: warning: ${msg}\n`),
+            onSnapshot: live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
+            onStoppable: (stop) => (stopNow = stop),
+          });
+          results.push(r);
+          if (!opts.json && !tour) {
+            process.stdout.write(`${m.name}: ${m.summary}\n  is:       ${truthLine(m)}\n  ${signatureText(r)}\n  ${loadText(r)}\n\n`);
+            process.stdout.write(formatSummary(r.session.summary));
+          }
+          if (!opts.json && tour) {
+            process.stdout.write(`${m.name}\n  is:       ${truthLine(m)}\n  observed: ${observedLine(r.session.summary)}\n  ${signatureText(r)}; ${loadText(r)}\n`);
+          }
+        }
+      } finally {
+        for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
+      }
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(tour ? results.map(jsonOf) : jsonOf(results[0]), null, 2) + '\n');
+      }
+      const bad = results.some((r) => !signatureOf(r).ok || !r.load || Object.values(r.load.errors).some((n) => n > 0));
+      if (bad) process.exitCode = 1;
+    });
+}
