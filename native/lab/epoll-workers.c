@@ -3,99 +3,17 @@
  * own SO_REUSEPORT listening socket on the same port and its own
  * level-triggered epoll loop, under a parent that only starts and stops them. */
 #define _GNU_SOURCE /* accept4 */
-#include <errno.h>
 #include <signal.h>
-#include <stdio.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "conn.h"
+#include "epoll-loop.h"
 
-static struct conn *conns[CONN_MAX];
-static int nconns;
-
-/* As in epoll-lt.c: interest follows need, EPOLLOUT only while pending. */
-static int update(int ep, struct conn *c)
-{
-	struct epoll_event ev = { .data.ptr = c };
-
-	ev.events = (conn_wants_read(c) ? EPOLLIN : 0) | (conn_wants_write(c) ? EPOLLOUT : 0);
-	if (ev.events == c->events)
-		return 0;
-	c->events = ev.events;
-	return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-static void drop(struct conn *c)
-{
-	conns[c->slot] = conns[--nconns];
-	conns[c->slot]->slot = c->slot;
-	conn_free(c);
-}
-
-static void accept_one(int ep, int lfd, int max)
-{
-	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN };
-	struct conn *c;
-
-	if (fd < 0)
-		return;
-	if (nconns >= max || !(c = conn_new(fd))) {
-		close(fd);
-		return;
-	}
-	c->events = ev.events;
-	ev.data.ptr = c;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		perror("epoll-workers: epoll_ctl(EPOLL_CTL_ADD)");
-		conn_free(c);
-		return;
-	}
-	c->slot = nconns;
-	conns[nconns++] = c;
-}
-
-/* One worker's loop; returns its exit status. Known race as in epoll-lt.c:
- * a SIGTERM just before epoll_wait blocks waits for the next wake-up. */
+/* One worker: the loop of epoll-lt, on its own socket; returns its exit status. */
 static int worker(int lfd)
 {
-	struct epoll_event evs[64], lev = { .events = EPOLLIN, .data.ptr = NULL };
-	int ep, max = conn_limit(), ret = 0;
+	int ep = epoll_loop_open(lfd, "epoll-workers");
 
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0) {
-		perror("epoll-workers: epoll_create1/epoll_ctl");
-		return 1;
-	}
-	while (!lab_stop) {
-		int n = epoll_wait(ep, evs, 64, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("epoll-workers: epoll_wait");
-			ret = 1;
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-
-			if (!c) {
-				accept_one(ep, lfd, max);
-				continue;
-			}
-			c->readable = !!(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR));
-			if (conn_pump(c, 0) == CONN_CLOSE || update(ep, c) < 0)
-				drop(c);
-		}
-	}
-	while (nconns > 0)
-		drop(conns[nconns - 1]);
-	close(ep);
-	close(lfd);
-	return ret;
+	return ep < 0 ? 1 : epoll_loop_run(ep, lfd, "epoll-workers");
 }
 
 /* Interrupts sigsuspend; the reaping is done by the loop in main. */
