@@ -64,11 +64,28 @@ pid_t TgidOf(pid_t tid, pid_t fallback) {
   return tgid > 0 ? static_cast<pid_t>(tgid) : fallback;
 }
 
+// Whether this process holds CAP_SYS_PTRACE (bit 19 of CapEff,
+// include/uapi/linux/capability.h): root can lack it, a non-root user can have it.
+bool HasPtraceCapability() {
+  FILE* f = fopen("/proc/self/status", "r");
+  if (!f) return false;
+  char line[256];
+  unsigned long long eff = 0;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "CapEff: %llx", &eff) == 1) break;
+  fclose(f);
+  return (eff >> 19) & 1;
+}
+
 // Why PTRACE_SEIZE said EPERM, in words a user can act on.
 std::string ExplainPermission(pid_t pid) {
   long tracer = StatusField(pid, "TracerPid");
   if (tracer > 0) return "already traced by pid " + std::to_string(tracer);
-  if (geteuid() != 0) return "not root and without CAP_SYS_PTRACE";
+  if (!HasPtraceCapability()) {
+    long uid = StatusField(pid, "Uid");
+    return geteuid() != 0 ? "not root and without CAP_SYS_PTRACE; the target runs as uid " + std::to_string(uid)
+                          : "running without CAP_SYS_PTRACE (dropped from root); the target runs as uid " + std::to_string(uid);
+  }
   FILE* f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r");
   int scope = 0;
   if (f) {
