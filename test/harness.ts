@@ -34,10 +34,18 @@ export function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessE
   child.stdout?.on('data', (d: Buffer) => ((out += d.toString()), notify()));
   child.stderr?.on('data', (d: Buffer) => ((err += d.toString()), notify()));
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  // 'exit' can come before the last output has been read; 'close' waits for
+  // the pipes, which a grandchild (a run-mode command that runs on) may hold
+  // open for good. So: after 'exit', wait for both pipes to end, at most 500 ms.
+  const ended = (s: NodeJS.ReadableStream | null): Promise<void> =>
+    new Promise((resolve) => (s ? s.once('end', resolve).once('close', resolve) : resolve()));
+  const drained = Promise.all([ended(child.stdout), ended(child.stderr)]);
   child.on('exit', (code, signal) => {
-    exit = { code, signal };
     started.delete(child);
-    notify();
+    void Promise.race([drained, new Promise((r) => setTimeout(r, 500))]).then(() => {
+      exit = { code, signal };
+      notify();
+    });
   });
   const proc: Proc = {
     child,

@@ -119,7 +119,8 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
   const groupPid = keeper.pid ?? 0;
   let loader: ChildProcess | undefined;
   try {
-    const ready = waitForLine(keeper, /pid=(\d+)[\s\S]*port=(\d+)/, `the ${model.name} server`, 5000);
+    // The shell's pid= and the server's port= come in either order.
+    const ready = waitForLine(keeper, /(?=[\s\S]*pid=(\d+))(?=[\s\S]*port=(\d+))/, `the ${model.name} server`, 5000);
     const m = await ready;
     keeper.stdout?.resume();
     keeper.stderr?.resume();
@@ -146,7 +147,8 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     let loadErr = '';
     loader.stdout?.on('data', (d: Buffer) => (loadOut += d.toString()));
     loader.stderr?.on('data', (d: Buffer) => (loadErr += d.toString()));
-    const loadExit = new Promise<void>((resolve) => loader?.on('exit', () => resolve()));
+    // 'close', not 'exit': only then has all of its stdout been read.
+    const loadExit = new Promise<void>((resolve) => loader?.on('close', () => resolve()));
 
     opts.onStoppable?.((reason) => session.stop(reason));
     const result = await session.run();

@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 	lab_signals();
 	conn_open_file(o.file);
 	lfd = lab_listen(o.port, 0, 1);
+	lab_stop_wakes(lfd);
 	lab_announce(lab_port(lfd));
 	max = conn_limit();
 

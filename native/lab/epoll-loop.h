@@ -74,10 +74,9 @@ static int epoll_loop_open(int lfd, const char *who)
 	return ep;
 }
 
-/* Serves until lab_stop; closes everything; returns the exit status.
- * Known race: a SIGTERM landing after the lab_stop test but before
- * epoll_wait blocks is only seen on the next wake-up (epoll_pwait would
- * close it, but that is another syscall than the one this loop shows). */
+/* Serves until lab_stop; closes everything; returns the exit status. A
+ * SIGTERM landing between the lab_stop test and epoll_wait is not lost: the
+ * handler shuts the listener down, which ends the wait (lab_stop_wakes). */
 static int epoll_loop_run(int ep, int lfd, const char *who)
 {
 	struct epoll_event evs[64];

@@ -13,6 +13,7 @@ int main(int argc, char **argv)
 	lab_signals();
 	conn_open_file(o.file);
 	lfd = lab_listen(o.port, 0, 1);
+	lab_stop_wakes(lfd);
 	ep = epoll_loop_open(lfd, "epoll-lt");
 	if (ep < 0)
 		return 1;

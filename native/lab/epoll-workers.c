@@ -13,6 +13,7 @@ static int worker(int lfd)
 {
 	int ep = epoll_loop_open(lfd, "epoll-workers");
 
+	lab_stop_wakes(lfd);
 	return ep < 0 ? 1 : epoll_loop_run(ep, lfd, "epoll-workers");
 }
 

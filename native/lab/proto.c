@@ -188,10 +188,22 @@ int lab_open_file(const char *path, off_t *size)
 	return fd;
 }
 
+static volatile int stop_wake_fd = -1;
+
+void lab_stop_wakes(int lfd)
+{
+	stop_wake_fd = lfd;
+}
+
 static void on_stop(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	lab_stop = 1;
+	if (stop_wake_fd >= 0)
+		shutdown(stop_wake_fd, SHUT_RDWR); /* async-signal-safe (signal-safety(7)) */
+	errno = saved;
 }
 
 void lab_signals(void)

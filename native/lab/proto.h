@@ -66,6 +66,12 @@ int lab_open_file(const char *path, off_t *size);
  * EINTR and loops see the flag); SIGPIPE is ignored. */
 extern volatile int lab_stop;
 void lab_signals(void);
+/* A stop also shuts down this listening socket (-1: none). A signal that lands
+ * between a loop's lab_stop test and its blocking accept/select/poll/
+ * epoll_wait would otherwise wait for a connection that never comes; a shut
+ * down listener fails accept with EINVAL and is ready for every multiplexer,
+ * before or during the wait. */
+void lab_stop_wakes(int lfd);
 
 /* write() until done or error (blocking fds); returns 0, or -1 with errno. */
 int lab_write_all(int fd, const char *buf, size_t len);

@@ -30,13 +30,14 @@ int main(int argc, char **argv)
 	lab_signals();
 	conn_open_file(o.file);
 	lfd = lab_listen(o.port, 0, 1);
+	lab_stop_wakes(lfd);
 	lab_announce(lab_port(lfd));
 	max = conn_limit();
 	top = lfd; /* highest fd in use */
 
-	/* Known race: a SIGTERM landing after this test but before select()
-	 * blocks is only seen on the next wake-up; pselect's atomic mask swap
-	 * would close it, but that is the pselect6 syscall, not select. */
+	/* A SIGTERM landing between this test and the wait below is not lost:
+	 * the handler shuts the listener down, which ends the wait (proto.h,
+	 * lab_stop_wakes). */
 	while (!lab_stop) {
 		fd_set rd, wr;
 		int n, hi = lfd;
