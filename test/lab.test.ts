@@ -6,6 +6,7 @@
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 import { checkSignature, LAB_MODELS, LOAD_BINARY, serverCommand, type LabModel } from '../agent/lab/models';
@@ -121,6 +122,39 @@ describe('iotrace lab', () => {
     const lines = res.stdout.trim().split('\n');
     assert.equal(lines.length, LAB_MODELS.length);
     for (const m of LAB_MODELS) assert.ok(lines.some((l) => l.startsWith(`${m.name} `)), `${m.name} missing from --list`);
+  });
+
+  it('lab load reports requests/s and latency against a server, every byte checked', async () => {
+    const m = LAB_MODELS.find((x) => x.name === 'epoll-lt') as LabModel;
+    const { proc, port } = await startServer(m);
+    const res = await iotraceDone(['lab', 'load', '--target', `127.0.0.1:${port}`, '--connections', '8', '--duration', '1', '--http', '/4096', '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    const r = JSON.parse(res.stdout) as LoadJson & { requestsPerSec: number; p99Us: number; bytes: number };
+    assert.ok(r.requests > 0 && r.requestsPerSec > 0 && r.p99Us > 0);
+    assert.ok(r.bytes >= r.requests * 4096, 'fewer body bytes than requests × 4096');
+    proc.child.kill('SIGTERM');
+    await proc.exited(10000);
+  });
+
+  it('lab load fails (exit 1) and says where when a server answers a wrong byte', async () => {
+    // An echo server that flips one byte of every reply.
+    const server = net.createServer((s) => s.on('data', (d: Buffer) => s.write(Buffer.from(d.toString().replace(/^./, 'X')))));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const res = await iotraceDone(['lab', 'load', '--target', `127.0.0.1:${port}`, '--connections', '2', '--duration', '1', '--json']);
+      assert.equal(res.code, 1, res.stderr);
+      assert.match(res.stderr, /differs at byte 0/);
+      assert.ok((JSON.parse(res.stdout) as LoadJson).errors.wrong > 0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('lab load refuses a target outside 127.0.0.0/8', async () => {
+    const res = await iotraceDone(['lab', 'load', '--target', '10.1.2.3:80']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /^iotrace: --target 10\.1\.2\.3:80: the lab loads only 127\.0\.0\.0\/8/);
   });
 
   it('refuses an unknown model with a usage error', async () => {

@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: MIT
 // `iotrace lab`: the reference servers, one per I/O model, run under load and
 // traced, to learn what each model looks like from outside.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+
 import { InvalidArgumentError, type Command } from 'commander';
 
 import { IotraceError } from '../errors';
 import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
-import { checkSignature, findModel, LAB_MODELS, type LabModel } from '../lab/models';
-import { runLab, type LabRunResult } from '../lab/run-lab';
+import { checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
+import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
 import { parseInterval, parseSeconds } from './options';
 
 interface LabCliOptions {
   list?: boolean;
+  target?: string;
+  http?: string;
   duration: number;
   connections: number;
   interval: number;
@@ -83,12 +88,49 @@ function jsonOf(r: LabRunResult): object {
   };
 }
 
+/** `iotrace lab load`: the lab's load generator on its own, against any server on 127.0.0.1. */
+async function runLoadOnly(opts: LabCliOptions): Promise<void> {
+  if (!opts.target) throw new IotraceError('EUSAGE', "'iotrace lab load' needs --target 127.0.0.1:PORT", 2);
+  if (!/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost):\d{1,5}$/.test(opts.target)) {
+    throw new IotraceError('EUSAGE', `--target ${opts.target}: the lab loads only 127.0.0.0/8 (host:port)`, 2);
+  }
+  const bin = LOAD_BINARY();
+  if (!fs.existsSync(bin)) throw new IotraceError('ELAB', `${bin} is not built; run "npm run build"`);
+  const args = ['--target', opts.target, '--connections', String(opts.connections), '--duration', String(opts.duration)];
+  if (opts.http) args.push('--http', opts.http);
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  // Ctrl-C goes to the generator too (same process group); it then reports what it has.
+  const ignore = (): void => undefined;
+  process.on('SIGINT', ignore);
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  process.off('SIGINT', ignore);
+  const line = out.trim().split('\n').pop() ?? '';
+  if (opts.json) process.stdout.write(line + '\n');
+  else {
+    try {
+      const r = JSON.parse(line) as LoadResult;
+      const errs = Object.entries(r.errors).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+      process.stdout.write(
+        `${fmtInt(r.requests)} requests in ${r.seconds.toFixed(2)} s over ${r.connections} connections: ${fmtInt(r.requestsPerSec)} req/s, ` +
+          `p50 ${r.p50Us} µs, p99 ${r.p99Us} µs, max ${r.maxUs} µs, ${fmtBytes(r.bytes)} checked; errors: ${errs}\n`,
+      );
+    } catch {
+      if (code === 0) throw new IotraceError('ELAB', 'the load generator printed no result');
+    }
+  }
+  process.exitCode = code;
+}
+
 export function registerLab(program: Command): void {
   program
     .command('lab')
     .description('run a reference server for an I/O model under load and trace it; no model: a tour of all')
-    .argument('[model]', 'a model from --list')
+    .argument('[model]', "a model from --list, or 'load' to run only the load generator")
     .option('--list', 'list the models')
+    .option('--target <host:port>', "with 'load': the server to load (127.0.0.0/8 only)")
+    .option('--http <path>', "with 'load': HTTP GET of this path (/4096, /file) instead of echo lines")
     .option('-d, --duration <seconds>', 'how long to trace each server', parseSeconds, 5)
     .option('-c, --connections <n>', 'load connections', parseConnections, 16)
     .option('-i, --interval <seconds>', 'snapshot interval', parseInterval, 1)
@@ -104,9 +146,16 @@ Examples:
   iotrace lab --list
   iotrace lab select --duration 3        the select server, traced for 3 s under load
   iotrace lab                            a 2-second tour of every model
-  iotrace lab sendfile --json | jq .trace.totals`,
+  iotrace lab sendfile --json | jq .trace.totals
+  iotrace lab load --target 127.0.0.1:8080 --connections 32 --duration 5 --http /4096
+                                         only the load: requests/s, p50/p99, every byte checked`,
     )
     .action(async (name: string | undefined, opts: LabCliOptions) => {
+      if (name === 'load') {
+        await runLoadOnly(opts);
+        return;
+      }
+      if (opts.target || opts.http) throw new IotraceError('EUSAGE', "--target and --http go with 'iotrace lab load'", 2);
       if (opts.list) {
         const w = Math.max(...LAB_MODELS.map((m) => m.name.length));
         for (const m of LAB_MODELS) process.stdout.write(`${m.name.padEnd(w)}  ${m.summary}\n`);
