@@ -30,7 +30,10 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command();
   program
     .name('iotrace')
-    .description('Attach to a Linux server, trace its syscalls, and tell which I/O model it is built on and what its I/O costs.')
+    .description(
+      'Attach to a Linux server and trace its syscalls: where its time goes, how its bytes move, per descriptor and thread. ' +
+        'The lab shows each I/O model from outside.',
+    )
     .version(VERSION, '-V, --version')
     .exitOverride()
     .configureOutput({
