@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The connection engine of the signal-driven, io-uring, linux-aio, copy,
- * sendfile, splice and mmap lab servers: protocol answers, a readiness-driven
+ * sendfile, splice, mmap and copy-file-range lab servers: protocol answers, a readiness-driven
  * step per connection and an epoll level-triggered loop, with the GET /file
  * body left to a hook so that each server shows exactly one data path.
  *
@@ -407,7 +407,7 @@ static inline int dp_stop_fd(void)
 	return fd;
 }
 
-/* --- The epoll level-triggered loop (copy, sendfile, splice, mmap, linux-aio). */
+/* --- The epoll level-triggered loop (copy, sendfile, splice, mmap, copy-file-range, linux-aio). */
 
 static inline void dp_epoll_set(struct dp_server *s, struct dp_conn *c, unsigned events)
 {
