@@ -33,16 +33,11 @@ static void *serve(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct lab_opts o;
 	pthread_attr_t attr;
 	sigset_t stop, old;
 	int lfd, max, err;
 
-	lab_parse_args(argc, argv, &o);
-	lab_signals();
-	conn_open_file(o.file);
-	lfd = lab_listen(o.port, 0, 0);
-	lab_stop_wakes(lfd);
+	lfd = conn_server_start(argc, argv, 0);
 	lab_announce(lab_port(lfd));
 	max = conn_limit();
 

@@ -14,14 +14,9 @@ static int nconns;
 
 int main(int argc, char **argv)
 {
-	struct lab_opts o;
 	int lfd, max, ret = 0;
 
-	lab_parse_args(argc, argv, &o);
-	lab_signals();
-	conn_open_file(o.file);
-	lfd = lab_listen(o.port, 0, 1);
-	lab_stop_wakes(lfd);
+	lfd = conn_server_start(argc, argv, 1);
 	lab_announce(lab_port(lfd));
 	max = conn_limit();
 

@@ -62,6 +62,23 @@ static inline int conn_limit(void)
 	return CONN_MAX;
 }
 
+/* The start every one of these servers shares: arguments, stop signals, the
+ * served file, the listening socket, and the listener wired to wake a blocked
+ * wait on a stop (lab_stop_wakes). Returns the listening fd; the caller
+ * announces the port once it is ready to serve. */
+static inline int conn_server_start(int argc, char **argv, int nonblock)
+{
+	struct lab_opts o;
+	int lfd;
+
+	lab_parse_args(argc, argv, &o);
+	lab_signals();
+	conn_open_file(o.file);
+	lfd = lab_listen(o.port, 0, nonblock);
+	lab_stop_wakes(lfd);
+	return lfd;
+}
+
 /* Clears the state; the buffers need none. */
 static inline void conn_init(struct conn *c, int fd)
 {

@@ -58,15 +58,10 @@ static void accept_all(int ep, int lfd, int max)
 
 int main(int argc, char **argv)
 {
-	struct lab_opts o;
 	struct epoll_event evs[64], lev = { .events = EPOLLIN | EPOLLET, .data.ptr = NULL };
 	int lfd, ep, max, ret = 0;
 
-	lab_parse_args(argc, argv, &o);
-	lab_signals();
-	conn_open_file(o.file);
-	lfd = lab_listen(o.port, 0, 1);
-	lab_stop_wakes(lfd);
+	lfd = conn_server_start(argc, argv, 1);
 	max = conn_limit();
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0) {

@@ -6,14 +6,9 @@
 
 int main(int argc, char **argv)
 {
-	struct lab_opts o;
 	int lfd, ep;
 
-	lab_parse_args(argc, argv, &o);
-	lab_signals();
-	conn_open_file(o.file);
-	lfd = lab_listen(o.port, 0, 1);
-	lab_stop_wakes(lfd);
+	lfd = conn_server_start(argc, argv, 1);
 	ep = epoll_loop_open(lfd, "epoll-lt");
 	if (ep < 0)
 		return 1;
