@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `iotrace run -- <cmd>`: start a command under trace; exit with its status.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { Command } from 'commander';
@@ -41,7 +42,7 @@ export function resolveCommand(cmd: string): string {
 function shellStatus(exit: { code: number | null; signal: string | null } | null): number {
   if (!exit) return EXIT_FAILURE;
   if (exit.code !== null) return exit.code;
-  const n = exit.signal ? require('node:os').constants.signals[exit.signal] : undefined;
+  const n = exit.signal ? (os.constants.signals as Record<string, number>)[exit.signal] : undefined;
   return typeof n === 'number' ? 128 + n : EXIT_FAILURE;
 }
 
