@@ -208,6 +208,7 @@ describe('syscall catalog', () => {
       assert.equal(e.ret, `IOT_RET_${ret}`, `ret of ${d.name}`);
       assert.equal(e.seccomp, d.seccomp ? 1 : 0, `seccomp of ${d.name}`);
       assert.equal(e.nfdsArg, roleIndex(d, 'nfds', 'maxevents'), `nfds_arg of ${d.name}`);
+      assert.equal(e.fdArg, d.fdArg, `fd_arg of ${d.name}: the C and TypeScript tables agree`);
     });
   });
 

@@ -8,7 +8,7 @@ import { IotraceError } from './errors';
 import { FdDescriber } from './fd-info';
 import { SYSCALLS } from './gen/syscalls';
 import { loadNative } from './native';
-import type { Snapshot, SyscallStat } from './snapshot';
+import { WAIT_KINDS, type Snapshot, type SyscallStat, type WaitKind } from './snapshot';
 import { readCmdline } from './target';
 
 const ERRNO_NAMES = new Map<number, string>(
@@ -33,6 +33,13 @@ export function errnoName(n: number): string {
 
 export function signalName(n: number | null): string | null {
   return n === null ? null : SIGNAL_NAMES.get(n) ?? `SIG${n}`;
+}
+
+/** The addon's per-kind arrays (indexed by iot_wait_kind) as objects keyed by WAIT_KINDS. */
+function byWaitKind(values: number[]): Record<WaitKind, number> {
+  const out = {} as Record<WaitKind, number>;
+  WAIT_KINDS.forEach((k, i) => (out[k] = values[i] ?? 0));
+  return out;
 }
 
 export interface PtraceStart {
@@ -97,6 +104,9 @@ export class PtraceBackend implements Backend {
 
   constructor(start: PtraceStart) {
     const native = loadNative();
+    if (native.waitKinds !== WAIT_KINDS.length) {
+      throw new IotraceError('ENATIVE', `the native addon has ${native.waitKinds} wait kinds, agent/snapshot.ts ${WAIT_KINDS.length}: rebuild it (npm run build)`);
+    }
     const options = {
       seccomp: start.seccomp,
       seccompNrs: start.seccomp ? seccompNumbers() : [],
@@ -172,6 +182,8 @@ export class PtraceBackend implements Backend {
         bytes: s.bytes,
         ready: s.ready,
         watched: s.watched,
+        maxWatched: s.maxWatched,
+        eagainSpin: s.eagainSpin,
         latLog2: s.latLog2,
       };
     });
@@ -189,6 +201,10 @@ export class PtraceBackend implements Backend {
       bytesIn: t.bytesIn,
       bytesOut: t.bytesOut,
       alive: t.alive,
+      waitNs: byWaitKind(t.waitNs),
+      waitCalls: byWaitKind(t.waitCalls),
+      eagain: t.eagain,
+      eagainSpin: t.eagainSpin,
       current:
         t.alive && t.curNr >= 0
           ? { name: SYSCALLS[t.curNr]?.name ?? `syscall_${t.curNr}`, fd: t.curFd, forNs: Math.max(0, raw.monoNs - t.curSinceNs) }
@@ -218,6 +234,7 @@ export class PtraceBackend implements Backend {
       threads,
       processes,
       counters: raw.counters,
+      io: { ...raw.io },
     };
   }
 }

@@ -22,6 +22,10 @@ export interface SyscallStat {
   ready: number;
   /** Sum of the nfds/maxevents argument of wait syscalls. */
   watched: number;
+  /** Largest nfds/maxevents argument seen (select: highest fd + 1). Not a window delta. */
+  maxWatched: number;
+  /** EAGAIN returns that followed another EAGAIN of the same thread with no wait, sync or sleep call between. */
+  eagainSpin: number;
   /** Bucket i: calls with 2^i <= latency ns < 2^(i+1). */
   latLog2: number[];
 }
@@ -42,9 +46,15 @@ export interface FdStat {
   /** Successful closes of this number: how many descriptors it stood for, less one. */
   closes: number;
   type: FdType;
+  /** data.read calls on it that returned data: request/response exchanges on a socket. */
+  reads: number;
   /** Path, or local -> peer address, or '' when not known (closed before it was seen). */
   desc: string;
 }
+
+/** Kinds of waiting a thread's syscall time stands for (probes/iotrace.h iot_wait_kind). */
+export const WAIT_KINDS = ['select', 'poll', 'epoll', 'signal', 'uring', 'aio', 'io', 'sleep'] as const;
+export type WaitKind = (typeof WAIT_KINDS)[number];
 
 export interface ThreadStat {
   pid: number;
@@ -54,6 +64,11 @@ export interface ThreadStat {
   bytesIn: number;
   bytesOut: number;
   alive: boolean;
+  /** Time inside syscalls by kind of waiting: io is data/accept/connect calls that did not return EAGAIN. */
+  waitNs: Record<WaitKind, number>;
+  waitCalls: Record<WaitKind, number>;
+  eagain: number;
+  eagainSpin: number;
   /** What the thread is blocked in now; null when in user space or gone. */
   current: { name: string; fd: number; forNs: number } | null;
 }
@@ -87,6 +102,38 @@ export interface Counters {
   processOverflow: number;
 }
 
+/** How the traced processes set up their I/O (probes/iotrace.h struct io_stat). */
+export interface IoStats {
+  epollCtlAdd: number;
+  epollCtlMod: number;
+  epollCtlDel: number;
+  /** ADD/MOD registrations with EPOLLET, EPOLLONESHOT, EPOLLEXCLUSIVE. */
+  epollCtlEt: number;
+  epollCtlOneshot: number;
+  epollCtlExclusive: number;
+  /** ADD/MOD whose struct epoll_event could not be read from the tracee. */
+  epollCtlUnread: number;
+  uringSetups: number;
+  /** OR of io_uring_params.flags of the rings set up. Not a window delta. */
+  uringSetupFlags: number;
+  uringSqpoll: number;
+  /** SQEs consumed by io_uring_enter (sum of its returns). */
+  uringSubmitted: number;
+  /** iocbs queued by io_submit (sum of its returns). */
+  aioSubmitted: number;
+  /** Shared, non-executable mmaps of regular files and their lengths. */
+  mmapFile: number;
+  mmapFileBytes: number;
+  zerocopySends: number;
+  zerocopyBytes: number;
+  /** O_NONBLOCK set by fcntl, ioctl(FIONBIO), accept4/socket SOCK_NONBLOCK. */
+  nonblockSets: number;
+  /** O_ASYNC set by fcntl or ioctl(FIOASYNC); F_SETOWN(_EX); F_SETSIG. */
+  asyncSets: number;
+  setown: number;
+  setsig: number;
+}
+
 export interface Snapshot {
   /** Nanoseconds since the session started. */
   tNs: number;
@@ -96,6 +143,8 @@ export interface Snapshot {
   threads: ThreadStat[];
   processes: ProcessStat[];
   counters: Counters;
+  /** Absent in recordings made before the classifier. */
+  io?: IoStats;
 }
 
 /** The rate groups of the live view. */

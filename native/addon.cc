@@ -150,6 +150,8 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
       so.Set("bytes", Num(env, s.bytes));
       so.Set("ready", Num(env, s.ready));
       so.Set("watched", Num(env, s.watched));
+      so.Set("maxWatched", Num(env, s.max_watched));
+      so.Set("eagainSpin", Num(env, s.eagain_spin));
       Napi::Array lat = Napi::Array::New(env, IOT_LAT_BUCKETS);
       for (uint32_t b = 0; b < IOT_LAT_BUCKETS; b++) lat.Set(b, Num(env, s.lat_log2[b]));
       so.Set("latLog2", lat);
@@ -174,6 +176,7 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
       fo.Set("bytesIn", Num(env, f.bytes_in));
       fo.Set("bytesOut", Num(env, f.bytes_out));
       fo.Set("closes", Num(env, f.closes));
+      fo.Set("reads", Num(env, f.reads));
       fo.Set("link", Napi::String::New(env, c.fd_links[i]));
       fds.Set(static_cast<uint32_t>(i), fo);
     }
@@ -193,6 +196,16 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
       to.Set("curNr", Napi::Number::New(env, t.cur_nr));
       to.Set("curFd", Napi::Number::New(env, t.cur_fd));
       to.Set("curSinceNs", Num(env, t.cur_since_ns));
+      Napi::Array wait_ns = Napi::Array::New(env, IOT_WAIT_KINDS);
+      Napi::Array wait_calls = Napi::Array::New(env, IOT_WAIT_KINDS);
+      for (uint32_t k = 0; k < IOT_WAIT_KINDS; k++) {
+        wait_ns.Set(k, Num(env, t.wait_ns[k]));
+        wait_calls.Set(k, Num(env, t.wait_calls[k]));
+      }
+      to.Set("waitNs", wait_ns);
+      to.Set("waitCalls", wait_calls);
+      to.Set("eagain", Num(env, t.eagain));
+      to.Set("eagainSpin", Num(env, t.eagain_spin));
       threads.Set(static_cast<uint32_t>(i), to);
     }
     o.Set("threads", threads);
@@ -227,6 +240,30 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
     co.Set("threadOverflow", Num(env, k.thread_overflow));
     co.Set("processOverflow", Num(env, k.process_overflow));
     o.Set("counters", co);
+
+    const io_stat& io = c.io;
+    Napi::Object ioo = Napi::Object::New(env);
+    ioo.Set("epollCtlAdd", Num(env, io.epoll_ctl_add));
+    ioo.Set("epollCtlMod", Num(env, io.epoll_ctl_mod));
+    ioo.Set("epollCtlDel", Num(env, io.epoll_ctl_del));
+    ioo.Set("epollCtlEt", Num(env, io.epoll_ctl_et));
+    ioo.Set("epollCtlOneshot", Num(env, io.epoll_ctl_oneshot));
+    ioo.Set("epollCtlExclusive", Num(env, io.epoll_ctl_exclusive));
+    ioo.Set("epollCtlUnread", Num(env, io.epoll_ctl_unread));
+    ioo.Set("uringSetups", Num(env, io.uring_setups));
+    ioo.Set("uringSetupFlags", Num(env, io.uring_setup_flags));
+    ioo.Set("uringSqpoll", Num(env, io.uring_sqpoll));
+    ioo.Set("uringSubmitted", Num(env, io.uring_submitted));
+    ioo.Set("aioSubmitted", Num(env, io.aio_submitted));
+    ioo.Set("mmapFile", Num(env, io.mmap_file));
+    ioo.Set("mmapFileBytes", Num(env, io.mmap_file_bytes));
+    ioo.Set("zerocopySends", Num(env, io.zerocopy_sends));
+    ioo.Set("zerocopyBytes", Num(env, io.zerocopy_bytes));
+    ioo.Set("nonblockSets", Num(env, io.nonblock_sets));
+    ioo.Set("asyncSets", Num(env, io.async_sets));
+    ioo.Set("setown", Num(env, io.setown));
+    ioo.Set("setsig", Num(env, io.setsig));
+    o.Set("io", ioo);
     return o;
   }
 
@@ -279,6 +316,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("monoNs", Napi::Function::New(env, MonoNsJs));
   exports.Set("latBuckets", Napi::Number::New(env, IOT_LAT_BUCKETS));
   exports.Set("nrMax", Napi::Number::New(env, IOT_NR_MAX));
+  exports.Set("waitKinds", Napi::Number::New(env, IOT_WAIT_KINDS));
   return exports;
 }
 

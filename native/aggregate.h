@@ -47,6 +47,24 @@ struct Counters {
   uint64_t process_overflow = 0;
 };
 
+// What the backend read from the tracee's memory for one syscall's io_stat
+// figures (a struct epoll_event, io_uring_params.flags, an ioctl's int), at
+// its exit stop and before the aggregate's lock: MemoryWanted says what to
+// read, the backend reads it and hands the result to AddSyscall.
+struct TraceeRead {
+  enum Kind : uint8_t { kNone = 0, kEpollEvent, kUringFlags, kIoctlInt };
+  Kind kind = kNone;
+  uint64_t addr = 0;    // in the tracee
+  uint32_t len = 0;     // bytes to read, at most kMaxLen
+  bool ok = false;      // the read succeeded
+  uint32_t value = 0;   // the first 4 bytes read: epoll_event.events, the flags, the int
+  static constexpr uint32_t kMaxLen = 16;
+};
+
+// The read a finished syscall needs (kind kNone: none), from its number,
+// arguments and result. Only successful calls need one.
+TraceeRead MemoryWanted(uint32_t nr, const uint64_t args[6], int64_t rval, bool is_error);
+
 // A plain copy of everything, taken under the lock and converted to JS
 // after it is released.
 struct AggregateCopy {
@@ -59,6 +77,7 @@ struct AggregateCopy {
   std::vector<uint8_t> thread_alive;
   std::vector<ProcessStat> processes;
   Counters counters;
+  io_stat io{};
   uint32_t tracees = 0;
 };
 
@@ -67,8 +86,10 @@ class Aggregate {
   Aggregate();
 
   // One finished syscall: everything is added at exit, when the result is known.
+  // mem: what MemoryWanted asked for, read by the backend (nullptr: nothing read).
   void AddSyscall(uint32_t tgid, uint32_t tid, uint32_t nr, const uint64_t args[6],
-                  int64_t rval, bool is_error, uint64_t latency_ns);
+                  int64_t rval, bool is_error, uint64_t latency_ns,
+                  const TraceeRead* mem = nullptr);
   // The thread entered a syscall (cur_nr) or left it (nr < 0).
   void SetCurrent(uint32_t tgid, uint32_t tid, int32_t nr, int32_t fd, uint64_t since_ns);
   void ThreadSeen(uint32_t tgid, uint32_t tid);
@@ -87,6 +108,7 @@ class Aggregate {
  private:
   thread_stat* Thread(uint32_t tgid, uint32_t tid);
   fd_stat* Fd(uint32_t tgid, int64_t fd);
+  void AddIo(uint32_t tgid, uint32_t nr, const uint64_t args[6], int64_t rval, const TraceeRead* mem);
 
   std::mutex mu_;
   std::vector<sys_stat> sys_;                      // indexed by nr
@@ -101,6 +123,7 @@ class Aggregate {
   std::unordered_map<uint32_t, uint8_t> thread_alive_;
   std::unordered_map<uint32_t, ProcessStat> processes_;
   Counters counters_;
+  io_stat io_{};
   uint32_t tracees_ = 0;
 };
 

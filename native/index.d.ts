@@ -16,6 +16,10 @@ export interface NativeSyscallStat {
   ready: number;
   /** Sum of the nfds/maxevents argument. */
   watched: number;
+  /** Largest nfds/maxevents argument. */
+  maxWatched: number;
+  /** EAGAIN returns after another EAGAIN of the same thread with no wait/sync/sleep call between. */
+  eagainSpin: number;
   /** Bucket i: calls with 2^i <= latency ns < 2^(i+1). */
   latLog2: number[];
   /** errno number (as a string key) → count. */
@@ -30,6 +34,8 @@ export interface NativeFdStat {
   bytesIn: number;
   bytesOut: number;
   closes: number;
+  /** data.read calls on it (as in_fd) that returned > 0. */
+  reads: number;
   /** readlink of /proc/<pid>/fd/<fd> when last seen open ('socket:[123]', a path), '' if never. */
   link: string;
 }
@@ -46,6 +52,12 @@ export interface NativeThreadStat {
   curNr: number;
   curFd: number;
   curSinceNs: number;
+  /** Indexed by iot_wait_kind (probes/iotrace.h), waitKinds entries: select, poll, epoll, signal, uring, aio, io, sleep. */
+  waitNs: number[];
+  waitCalls: number[];
+  /** Calls that failed with EAGAIN, and of them the spins (as NativeSyscallStat.eagainSpin). */
+  eagain: number;
+  eagainSpin: number;
 }
 
 export interface NativeProcessStat {
@@ -74,6 +86,30 @@ export interface NativeCounters {
   processOverflow: number;
 }
 
+/** probes/iotrace.h struct io_stat, session-wide. */
+export interface NativeIoStats {
+  epollCtlAdd: number;
+  epollCtlMod: number;
+  epollCtlDel: number;
+  epollCtlEt: number;
+  epollCtlOneshot: number;
+  epollCtlExclusive: number;
+  epollCtlUnread: number;
+  uringSetups: number;
+  uringSetupFlags: number;
+  uringSqpoll: number;
+  uringSubmitted: number;
+  aioSubmitted: number;
+  mmapFile: number;
+  mmapFileBytes: number;
+  zerocopySends: number;
+  zerocopyBytes: number;
+  nonblockSets: number;
+  asyncSets: number;
+  setown: number;
+  setsig: number;
+}
+
 export interface NativeSnapshot {
   monoNs: number;
   tracees: number;
@@ -82,6 +118,7 @@ export interface NativeSnapshot {
   threads: NativeThreadStat[];
   processes: NativeProcessStat[];
   counters: NativeCounters;
+  io: NativeIoStats;
 }
 
 export interface NativeStatus {
@@ -127,4 +164,6 @@ export interface NativeAddon {
   monoNs(): number;
   readonly latBuckets: number;
   readonly nrMax: number;
+  /** IOT_WAIT_KINDS: the length of NativeThreadStat.waitNs and waitCalls. */
+  readonly waitKinds: number;
 }

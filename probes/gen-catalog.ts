@@ -260,7 +260,7 @@ function renderTs(descs: readonly Desc[], nrMax: number): string {
   const rows = descs.map(
     (d) =>
       `  { nr: ${d.nr}, name: ${q(d.name)}, cls: ${q(d.cls)}, ret: ${q(d.ret)}, ` +
-      `args: [${d.args.map(q).join(', ')}], seccomp: ${d.seccomp} },`,
+      `args: [${d.args.map(q).join(', ')}], fdArg: ${d.fdArg}, seccomp: ${d.seccomp} },`,
   );
 
   return `// Generated from probes/syscalls.tbl by probes/gen-catalog.ts. Do not edit.
@@ -282,6 +282,8 @@ export interface SyscallDesc {
   readonly ret: SyscallRet;
   /** Argument names in order, as in the kernel's SYSCALL_DEFINE; empty when unknown or none. */
   readonly args: readonly string[];
+  /** Index in args of the fd the call is about (fd, else fd_in/in_fd, else epfd), -1 if none; the C table's fd_arg. */
+  readonly fdArg: number;
   /** Whether run mode's seccomp filter stops the tracee on this syscall. */
   readonly seccomp: boolean;
 }

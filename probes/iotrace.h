@@ -28,6 +28,9 @@ struct sys_stat {
 	__u64 bytes;                    /* sum of positive returns, ret=bytes syscalls only */
 	__u64 ready;                    /* sum of positive returns, ret=count (ready fds) */
 	__u64 watched;                  /* sum of the nfds/maxevents argument */
+	__u64 max_watched;              /* largest nfds/maxevents argument (select: highest fd + 1) */
+	__u64 eagain_spin;              /* EAGAIN returns that followed another EAGAIN of the
+	                                 * same thread with no wait, sync or sleep call between */
 	__u64 lat_log2[IOT_LAT_BUCKETS]; /* 64-bit: 100k calls/s would wrap 32 bits in 12 h */
 };
 
@@ -39,6 +42,23 @@ struct fd_stat {
 	__u64 bytes_in;                 /* into the process: read, recv, or the source of sendfile/splice */
 	__u64 bytes_out;                /* out of the process: write, send, or the target of sendfile/splice */
 	__u64 closes;                   /* successful close() of this number */
+	__u64 reads;                    /* data.read calls on it (as in_fd) that returned > 0 bytes:
+	                                 * the classifier's request/response exchanges */
+};
+
+/* Where a thread's time in syscalls went, by the kind of waiting it stands
+ * for: the classifier's "who waits where". From the catalog class at exit. */
+enum iot_wait_kind {
+	IOT_WAIT_SELECT = 0,            /* wait.select */
+	IOT_WAIT_POLL,                  /* wait.poll */
+	IOT_WAIT_EPOLL,                 /* wait.epoll */
+	IOT_WAIT_SIGNAL,                /* wait.signal */
+	IOT_WAIT_URING,                 /* aio.uring */
+	IOT_WAIT_AIO,                   /* aio.linux */
+	IOT_WAIT_IO,                    /* data.* except data.mmap, net.accept, net.setup:
+	                                 * calls that did not fail with EAGAIN */
+	IOT_WAIT_SLEEP,                 /* sleep and sync (futex): waiting for time or a peer thread */
+	IOT_WAIT_KINDS,
 };
 
 /* Per thread: totals and what it is doing right now. */
@@ -52,6 +72,47 @@ struct thread_stat {
 	__s32 cur_nr;                   /* syscall it is inside now, -1 when in user space */
 	__s32 cur_fd;                   /* that syscall's fd argument, -1 if none */
 	__u64 cur_since_ns;             /* CLOCK_MONOTONIC at entry of cur_nr */
+	__u64 wait_ns[IOT_WAIT_KINDS];  /* time inside syscalls, by iot_wait_kind */
+	__u64 wait_calls[IOT_WAIT_KINDS];
+	__u64 eagain;                   /* calls that failed with EAGAIN */
+	__u64 eagain_spin;              /* as sys_stat.eagain_spin */
+	__u32 spin_armed;               /* an EAGAIN since the last wait/sync/sleep call */
+	__u32 pad;
+};
+
+/* epoll_event.events bits the classifier reads (uapi/linux/eventpoll.h). */
+#define IOT_EPOLLET        (1u << 31)
+#define IOT_EPOLLONESHOT   (1u << 30)
+#define IOT_EPOLLEXCLUSIVE (1u << 28)
+#define IOT_IORING_SETUP_SQPOLL (1u << 1)
+#define IOT_MSG_ZEROCOPY   0x4000000u
+#define IOT_O_NONBLOCK     04000u
+#define IOT_O_ASYNC        020000u
+
+/* Session-wide facts about how the traced processes set their I/O up: the
+ * inputs of the classifier that per-syscall counts cannot give. */
+struct io_stat {
+	__u64 epoll_ctl_add;            /* successful EPOLL_CTL_ADD */
+	__u64 epoll_ctl_mod;            /* successful EPOLL_CTL_MOD */
+	__u64 epoll_ctl_del;            /* successful EPOLL_CTL_DEL */
+	__u64 epoll_ctl_et;             /* successful ADD/MOD whose event had EPOLLET */
+	__u64 epoll_ctl_oneshot;        /* ... EPOLLONESHOT */
+	__u64 epoll_ctl_exclusive;      /* ... EPOLLEXCLUSIVE */
+	__u64 epoll_ctl_unread;         /* successful ADD/MOD whose event could not be read */
+	__u64 uring_setups;             /* successful io_uring_setup */
+	__u64 uring_setup_flags;        /* OR of their io_uring_params.flags */
+	__u64 uring_sqpoll;             /* of them, with IORING_SETUP_SQPOLL */
+	__u64 uring_submitted;          /* sum of io_uring_enter's non-negative returns (SQEs consumed) */
+	__u64 aio_submitted;            /* sum of io_submit's non-negative returns (iocbs queued) */
+	__u64 mmap_file;                /* successful MAP_SHARED mmap of a regular file, without PROT_EXEC */
+	__u64 mmap_file_bytes;          /* their lengths */
+	__u64 zerocopy_sends;           /* successful send/sendto/sendmsg with MSG_ZEROCOPY */
+	__u64 zerocopy_bytes;           /* their returns */
+	__u64 nonblock_sets;            /* fcntl(F_SETFL) with O_NONBLOCK, ioctl(FIONBIO) with *arg != 0
+	                                 * (unread arg: counted), accept4/socket with SOCK_NONBLOCK */
+	__u64 async_sets;               /* fcntl(F_SETFL) with O_ASYNC, ioctl(FIOASYNC) */
+	__u64 setown;                   /* fcntl F_SETOWN or F_SETOWN_EX */
+	__u64 setsig;                   /* fcntl F_SETSIG with a nonzero signal */
 };
 
 #endif /* IOTRACE_H */

@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +97,59 @@ std::string ExplainPermission(pid_t pid) {
   if (StatusField(pid, "PPid") == 0 || StatusField(pid, "Tgid") == 2)
     return "a kernel thread cannot be traced";
   return "the kernel refused it (a kernel thread, or a process being traced or set up)";
+}
+
+// One word of a stopped tracee's memory.
+bool PeekWord(pid_t tid, uint64_t addr, long* out) {
+  errno = 0;
+  long w = ptrace(PTRACE_PEEKDATA, tid, reinterpret_cast<void*>(addr), nullptr);
+  if (w == -1 && errno) return false;
+  *out = w;
+  return true;
+}
+
+// len bytes at addr, word by word, never touching a byte outside
+// [addr, addr + len) unless the object is shorter than a word (then the
+// word starting at it, or failing that the word ending at its end).
+bool PeekTracee(pid_t tid, uint64_t addr, uint8_t* buf, size_t len) {
+  constexpr size_t kWord = sizeof(long);
+  long w = 0;
+  if (len < kWord) {
+    if (PeekWord(tid, addr, &w)) {
+      memcpy(buf, &w, len);
+      return true;
+    }
+    if (addr < kWord - len || !PeekWord(tid, addr - (kWord - len), &w)) return false;
+    memcpy(buf, reinterpret_cast<const uint8_t*>(&w) + (kWord - len), len);
+    return true;
+  }
+  for (size_t off = 0; off < len; off += kWord) {
+    // The last word ends at the object's end, overlapping the one before.
+    const size_t at = off + kWord <= len ? off : len - kWord;
+    if (!PeekWord(tid, addr + at, &w)) return false;
+    memcpy(buf + at, &w, kWord);
+  }
+  return true;
+}
+
+// Fills mem (what MemoryWanted asked for) from a tracee stopped at a syscall
+// exit: process_vm_readv, or PTRACE_PEEKDATA where that call is missing
+// (ENOSYS) or refused (EPERM). The address is the tracee's to choose: a
+// bad one fails the read (mem->ok stays false), nothing more; the length is
+// ours, fixed and checked against the buffer.
+void ReadTracee(pid_t tid, TraceeRead* mem) {
+  uint8_t buf[TraceeRead::kMaxLen] = {};
+  const size_t len = mem->len;
+  if (len < sizeof mem->value || len > sizeof buf) return;
+  if (mem->addr == 0 || mem->addr > UINT64_MAX - len) return;
+  struct iovec local = {buf, len};
+  struct iovec remote = {reinterpret_cast<void*>(mem->addr), len};
+  ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+  bool ok = n == static_cast<ssize_t>(len);
+  if (n < 0 && (errno == ENOSYS || errno == EPERM)) ok = PeekTracee(tid, mem->addr, buf, len);
+  if (!ok) return;
+  memcpy(&mem->value, buf, sizeof mem->value);
+  mem->ok = true;
 }
 
 TraceError SysError(int code, const std::string& call, const std::string& reason = "") {
@@ -458,8 +512,12 @@ void Tracer::HandleSyscallStop(Tracee& t, uint64_t now) {
         if (d.fd_arg >= 0 && d.cls != IOT_CLASS_FD_CLOSE) NoteFdLink(t.tgid, static_cast<int32_t>(t.args[d.fd_arg]));
         if (d.ret == IOT_RET_FD && !info.exit.is_error) NoteFdLink(t.tgid, info.exit.rval);
       }
+      // Memory is read now, while the tracee is stopped, and outside the
+      // aggregate's lock: snapshots never wait for a tracee's page faults.
+      TraceeRead mem = MemoryWanted(t.nr, t.args, info.exit.rval, info.exit.is_error != 0);
+      if (mem.kind != TraceeRead::kNone) ReadTracee(t.tid, &mem);
       agg_.AddSyscall(static_cast<uint32_t>(t.tgid), static_cast<uint32_t>(t.tid), t.nr, t.args,
-                      info.exit.rval, info.exit.is_error != 0, now - t.enter_ns);
+                      info.exit.rval, info.exit.is_error != 0, now - t.enter_ns, &mem);
       return;
     }
     default:
