@@ -4,6 +4,8 @@
 import { Command, CommanderError } from 'commander';
 
 import { registerAttach } from './commands/attach';
+import { registerClassify } from './commands/classify';
+import { registerInspect } from './commands/inspect';
 import { registerLab } from './commands/lab';
 import { registerReport } from './commands/report';
 import { registerRun } from './commands/run';
@@ -31,8 +33,8 @@ export async function main(argv: string[]): Promise<void> {
   program
     .name('iotrace')
     .description(
-      'Attach to a Linux server and trace its syscalls: where its time goes, how its bytes move, per descriptor and thread. ' +
-        'The lab shows each I/O model from outside.',
+      'Attach to a Linux server, trace its syscalls and name its I/O model (wait mechanism, epoll trigger, data path, concurrency) ' +
+        'with the figures behind it, what each request costs, and advice. The lab shows each I/O model from outside.',
     )
     .version(VERSION, '-V, --version')
     .exitOverride()
@@ -43,6 +45,8 @@ export async function main(argv: string[]): Promise<void> {
   registerAttach(program);
   registerRun(program);
   registerReport(program);
+  registerClassify(program);
+  registerInspect(program);
   registerLab(program);
   program.addHelpText(
     'after',
@@ -51,6 +55,9 @@ Examples:
   iotrace attach 4242 --duration 10       trace a running server for 10 s
   iotrace run -- ./server --port 8080     start a server under trace
   iotrace report session.jsonl            summary of a recording
+  iotrace classify session.jsonl --from 10 --to 20
+                                          the I/O model of a window of a recording
+  iotrace inspect 4242                    blocked syscalls, fds, epoll and io_uring from /proc, no ptrace
   iotrace lab                             a tour of the reference servers, one per I/O model`,
   );
 

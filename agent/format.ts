@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Renders a summary and the live line as text for a terminal.
+import { formatClassification } from './classify/format';
 import type { Snapshot } from './snapshot';
 import { ratesPerSec } from './snapshot';
 import type { Summary } from './summary';
@@ -53,6 +54,8 @@ export function formatSummary(s: Summary): string {
       `copied in ${fmtBytes(t.bytesCopiedIn)}, out ${fmtBytes(t.bytesCopiedOut)}, zero-copy ${fmtBytes(t.bytesZeroCopy)}`,
   );
   out.push('');
+  // Older summaries (recordings made before the classifier) have none.
+  if (s.classification) out.push(...formatClassification(s.classification), '');
 
   out.push(
     ...table(

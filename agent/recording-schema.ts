@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The recording format: JSON Lines, one header, one snapshot per interval, one
 // summary at the end. docs/recording.md describes it for users.
+import type { Classification } from './classify/vocabulary';
+import type { Inspection } from './inspection';
 import type { Snapshot } from './snapshot';
 import type { Summary } from './summary';
 
@@ -20,11 +22,15 @@ export interface SessionHeader {
   host: { hostname: string; kernel: string; arch: string; cpus: number };
   startTime: string;
   intervalMs: number;
+  /** The /proc picture taken before tracing began; absent in older recordings or when /proc could not be read. */
+  inspection?: Inspection;
 }
 
 export interface SnapshotLine {
   type: 'snapshot';
   snapshot: Snapshot;
+  /** The classification of the session so far (from its start to this snapshot). */
+  classification?: Classification;
 }
 
 export interface SummaryLine {

@@ -6,6 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import type { Backend, TargetExit } from './backend';
+import { classify } from './classify';
+import type { Classification } from './classify/vocabulary';
+import { IotraceError } from './errors';
+import { readInspection } from './inspect';
+import type { Inspection } from './inspection';
 import { PtraceBackend } from './ptrace-backend';
 import { checkRecordingPath, Recorder } from './recorder';
 import { RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
@@ -57,6 +62,9 @@ export class Session {
     // A bad recording path fails before the target is touched; the file is
     // created only once the attach has succeeded.
     if (opts.record) checkRecordingPath(opts.record);
+    // The /proc picture first: it costs the target nothing and holds what
+    // happened before the attach (epoll registrations, rings, O_ASYNC).
+    const inspection = opts.mode === 'attach' && opts.pid ? this.inspect(opts.pid, opts.children === true) : undefined;
     this.backend = new PtraceBackend({
       mode: opts.mode,
       pid: opts.pid,
@@ -90,6 +98,7 @@ export class Session {
       host: { hostname: os.hostname(), kernel: os.release(), arch: os.arch(), cpus: os.cpus().length },
       startTime: new Date().toISOString(),
       intervalMs: opts.intervalMs,
+      ...(inspection ? { inspection } : {}),
     };
     this.record({ ...this.header });
   }
@@ -123,7 +132,7 @@ export class Session {
         if (now >= nextSnapshot && !this.endReason) {
           nextSnapshot += this.opts.intervalMs * Math.max(1, Math.ceil((now - nextSnapshot) / this.opts.intervalMs));
           const cur = this.backend.snapshot();
-          this.record({ type: 'snapshot', snapshot: cur });
+          this.record({ type: 'snapshot', snapshot: cur, classification: this.classify(cur) });
           this.opts.onSnapshot?.(cur, prev);
           prev = cur;
         }
@@ -135,7 +144,7 @@ export class Session {
     }
     const last = this.backend.snapshot();
     const status = this.backend.status();
-    this.record({ type: 'snapshot', snapshot: last });
+    this.record({ type: 'snapshot', snapshot: last, classification: this.classify(last) });
     const rec = this.recorder?.status();
     if (rec && rec.linesLost > 0) {
       // +1: the summary line itself is lost too.
@@ -170,6 +179,21 @@ export class Session {
     }
     const deadline = Date.now() + 2000;
     while (!this.backend.status().targetGone && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private inspect(pid: number, children: boolean): Inspection | undefined {
+    try {
+      return readInspection(pid, { children });
+    } catch (err) {
+      // Attach gives the real error (no such pid, permission) right after.
+      if (err instanceof IotraceError) return undefined;
+      throw err;
+    }
+  }
+
+  private classify(s: Snapshot): Classification | undefined {
+    // Only a recording keeps per-snapshot classifications.
+    return this.recorder ? classify({ window: s, inspection: this.header.inspection ?? null }) : undefined;
   }
 
   private note(message: string): void {

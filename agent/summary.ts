@@ -2,6 +2,8 @@
 // The end-of-session summary: a pure function of the session's header and its
 // last snapshot, so a live session and `report` on its recording agree.
 import type { TargetExit } from './backend';
+import { classify } from './classify';
+import type { Classification } from './classify/vocabulary';
 import { quantileNs } from './histogram';
 import type { SessionHeader } from './recording-schema';
 import { rateGroup, type Counters, type FdStat, type ProcessStat, type RateGroup, type Snapshot } from './snapshot';
@@ -54,6 +56,8 @@ export interface Summary {
   endReason: string;
   /** The exit of the process attached to or started, if it exited. */
   exit: TargetExit | null;
+  /** The I/O model of the whole session, in shared/IO-MODELS.md's vocabulary (docs/classifier.md). */
+  classification: Classification;
   totals: {
     calls: number;
     errors: number;
@@ -131,6 +135,7 @@ export function summarize({ header, snapshot, endReason, exit, warnings }: Summa
     durationNs: snapshot.tNs,
     endReason,
     exit,
+    classification: classify({ window: snapshot, inspection: header.inspection ?? null }),
     totals: {
       calls,
       errors: syscalls.reduce((n, s) => n + s.errors, 0),

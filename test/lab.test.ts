@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
-import { checkSignature, LAB_MODELS, LOAD_BINARY, serverCommand, type LabModel } from '../agent/lab/models';
+import type { Classification } from '../agent/classify/vocabulary';
+import { checkClassification, checkSignature, LAB_MODELS, LOAD_BINARY, serverCommand, type LabModel } from '../agent/lab/models';
 import { descendants } from '../agent/target';
 import { iotraceDone, killAll, sleep, start, type Proc } from './harness';
 import { parseStraceSummary } from './strace';
@@ -69,6 +70,9 @@ describe('every lab server answers byte-exact under concurrent load and exits cl
   }
 });
 
+/** The classification of each model's traced run, for the classifier's checks below. */
+const classified = new Map<string, Classification>();
+
 describe('every lab server uses its I/O model and nothing else', () => {
   for (const m of LAB_MODELS) {
     it(`${m.name}: iotrace lab --json shows its syscall signature, and no process is left behind`, async () => {
@@ -78,8 +82,9 @@ describe('every lab server uses its I/O model and nothing else', () => {
         server: { pid: number; pgid: number };
         signature: { ok: boolean };
         load: LoadJson;
-        trace: { syscalls: Array<{ name: string; calls: number }>; endReason: string };
+        trace: { syscalls: Array<{ name: string; calls: number }>; endReason: string; classification: Classification };
       };
+      classified.set(m.name, out.trace.classification);
       const calls = new Map(out.trace.syscalls.map((s) => [s.name, s.calls]));
       assert.deepEqual(checkSignature(m, calls), { ok: true, missing: [], unexpected: [] });
       assert.equal(out.trace.endReason, 'duration');
@@ -111,6 +116,46 @@ describe('every lab server uses its I/O model and nothing else', () => {
       assert.deepEqual(checkSignature(m, calls), { ok: true, missing: [], unexpected: [] });
       proc.child.kill('SIGTERM');
       await proc.exited(10000);
+    });
+  }
+});
+
+const short = (c: Classification): string =>
+  `${c.wait.map((w) => w.label).join('+') || 'none'}${c.epollTrigger ? `(${c.epollTrigger.label})` : ''} / ${c.data.filter((d) => !d.minor).map((d) => d.label).join('+') || 'none'} / ${c.concurrency.map((x) => x.label).join('+') || 'none'}`;
+
+describe('the classifier names every lab server as it is built', () => {
+  after(() => {
+    // The confusion matrix of the main wait mechanism (truth's first label
+    // against the classifier's largest share), then each model in full.
+    const labels = [...new Set(LAB_MODELS.flatMap((m) => [m.truth.wait[0], classified.get(m.name)?.wait[0]?.label ?? 'none']))];
+    const rows = labels.map((t) => {
+      const cells = labels.map((c) => LAB_MODELS.filter((m) => m.truth.wait[0] === t && (classified.get(m.name)?.wait[0]?.label ?? 'none') === c).length);
+      return `${t.padEnd(14)}${cells.map((n) => String(n || '.').padStart(6)).join('')}`;
+    });
+    const lines = [
+      'confusion matrix, main wait mechanism (rows: truth, columns: classified)',
+      `${''.padEnd(14)}${labels.map((l) => l.slice(0, 5).padStart(6)).join('')}`,
+      ...rows,
+      '',
+      ...LAB_MODELS.map((m) => {
+        const c = classified.get(m.name);
+        return `${m.name.padEnd(22)} ${c ? (checkClassification(m, c).ok ? 'ok      ' : 'MISMATCH') : 'not run '} ${c ? short(c) : ''}`;
+      }),
+    ];
+    process.stdout.write(lines.map((l) => `# ${l}`).join('\n') + '\n');
+  });
+  for (const m of LAB_MODELS) {
+    it(`${m.name}: wait, epoll trigger, data path and concurrency equal its ground truth`, async () => {
+      let c = classified.get(m.name);
+      if (!c) {
+        const res = await iotraceDone(['lab', m.name, '--duration', '2', '--json'], 60000);
+        assert.equal(res.code, 0, res.stderr);
+        c = (JSON.parse(res.stdout) as { trace: { classification: Classification } }).trace.classification;
+        classified.set(m.name, c);
+      }
+      const check = checkClassification(m, c);
+      assert.deepEqual(check.mismatches, [], `${m.name}: ${short(c)}\n${JSON.stringify({ wait: c.wait, data: c.data, concurrency: c.concurrency, trigger: c.epollTrigger }, null, 1)}`);
+      for (const e of [...c.wait, ...c.data, ...c.concurrency]) assert.ok(e.evidence.length > 0, `${m.name}: ${e.label} has no evidence`);
     });
   }
 });

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 
 import { IotraceError } from '../errors';
 import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
-import { checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
+import { checkClassification, checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
 import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
 import { parseInterval, parseSeconds } from './options';
@@ -68,6 +68,17 @@ function signatureText(r: LabRunResult): string {
   return `syscall signature MISMATCH: ${parts.join('; ')}`;
 }
 
+function classificationOf(r: LabRunResult): ReturnType<typeof checkClassification> {
+  return checkClassification(r.model, r.session.summary.classification);
+}
+
+function classifiedText(r: LabRunResult): string {
+  const c = r.session.summary.classification;
+  const got = `wait ${c.wait.map((w) => w.label).join('+') || 'none'}${c.epollTrigger ? ` (${c.epollTrigger.label})` : ''}, data ${c.data.filter((d) => !d.minor).map((d) => d.label).join('+') || 'none'}, ${c.concurrency.map((x) => x.label).join('+') || 'none'}`;
+  const check = classificationOf(r);
+  return `classified: ${got} — ${check.ok ? 'matches' : `MISMATCH in ${check.mismatches.map((x) => x.what).join(', ')}`}`;
+}
+
 function loadText(r: LabRunResult): string {
   if (!r.load) return `load: ${r.loadError ?? 'no result'}`;
   const l = r.load;
@@ -82,6 +93,7 @@ function jsonOf(r: LabRunResult): object {
     truth: r.model.truth,
     server: { pid: r.pid, pgid: r.pgid, port: r.port },
     signature: signatureOf(r),
+    classification: classificationOf(r),
     load: r.load,
     loadError: r.loadError,
     trace: r.session.summary,
@@ -192,11 +204,11 @@ Examples:
           });
           results.push(r);
           if (!opts.json && !tour) {
-            process.stdout.write(`${m.name}: ${m.summary}\n  is:       ${truthLine(m)}\n  ${signatureText(r)}\n  ${loadText(r)}\n\n`);
+            process.stdout.write(`${m.name}: ${m.summary}\n  is:       ${truthLine(m)}\n  ${classifiedText(r)}\n  ${signatureText(r)}\n  ${loadText(r)}\n\n`);
             process.stdout.write(formatSummary(r.session.summary));
           }
           if (!opts.json && tour) {
-            process.stdout.write(`${m.name}\n  is:       ${truthLine(m)}\n  observed: ${observedLine(r.session.summary)}\n  ${signatureText(r)}; ${loadText(r)}\n`);
+            process.stdout.write(`${m.name}\n  is:       ${truthLine(m)}\n  ${classifiedText(r)}\n  observed: ${observedLine(r.session.summary)}\n  ${signatureText(r)}; ${loadText(r)}\n`);
           }
         }
       } finally {

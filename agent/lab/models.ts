@@ -3,9 +3,7 @@
 // in the vocabulary of shared/IO-MODELS.md and the load that exercises it.
 import * as path from 'node:path';
 
-export type WaitLabel = 'blocking' | 'busy-poll' | 'select' | 'poll' | 'epoll' | 'signal-driven' | 'io_uring' | 'linux-aio';
-export type DataLabel = 'copy' | 'sendfile' | 'splice' | 'mmap' | 'copy_file_range' | 'msg_zerocopy';
-export type ConcurrencyLabel = 'single-thread' | 'event-loops' | 'thread-per-connection' | 'process-per-connection' | 'thread-pool';
+import type { Classification, ConcurrencyLabel, DataLabel, WaitLabel } from '../classify/vocabulary';
 
 /** What a server is, by construction. */
 export interface GroundTruth {
@@ -149,4 +147,29 @@ export function checkSignature(m: LabModel, calls: ReadonlyMap<string, number>):
   const missing = m.signature.present.filter((group) => !group.some((n) => (calls.get(n) ?? 0) > 0));
   const unexpected = m.signature.absent.filter((n) => (calls.get(n) ?? 0) > 0).map((n) => [n, calls.get(n) ?? 0] as [string, number]);
   return { ok: missing.length === 0 && unexpected.length === 0, missing, unexpected };
+}
+
+export interface ClassificationCheck {
+  ok: boolean;
+  /** Per dimension: what the model is and what the classifier said, when they differ. */
+  mismatches: Array<{ what: 'wait' | 'epollTrigger' | 'data' | 'concurrency'; truth: string; classified: string }>;
+}
+
+const setText = (xs: readonly string[]): string => [...xs].sort().join('+') || 'none';
+
+/**
+ * Checks a classification against a model's ground truth: every wait
+ * mechanism, the trigger mode, the data paths that are not minor, and the
+ * concurrency labels, each as a set.
+ */
+export function checkClassification(m: LabModel, c: Classification): ClassificationCheck {
+  const mismatches: ClassificationCheck['mismatches'] = [];
+  const cmp = (what: ClassificationCheck['mismatches'][number]['what'], truth: readonly string[], got: readonly string[]): void => {
+    if (setText(truth) !== setText(got)) mismatches.push({ what, truth: setText(truth), classified: setText(got) });
+  };
+  cmp('wait', m.truth.wait, c.wait.map((w) => w.label));
+  cmp('epollTrigger', m.truth.epollTrigger ? [m.truth.epollTrigger] : [], c.epollTrigger ? [c.epollTrigger.label] : []);
+  cmp('data', m.truth.data, c.data.filter((d) => !d.minor).map((d) => d.label));
+  cmp('concurrency', m.truth.concurrency, c.concurrency.map((x) => x.label));
+  return { ok: mismatches.length === 0, mismatches };
 }
