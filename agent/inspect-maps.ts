@@ -10,8 +10,8 @@ export const MAX_LISTED_MAPPED_FILES = 64;
 
 /**
  * Shared, non-executable mappings of regular files, as the native agent
- * counts mmap calls: libraries (mapped private, with code), /dev and memfd
- * segments are no data path.
+ * counts mmap calls: libraries (mapped private, with code), /dev, memfd,
+ * SysV and AIO ring segments are no data path.
  */
 export function readMappedFiles(pid: number): MappedFile[] | undefined {
   let text: string;
@@ -27,7 +27,8 @@ export function readMappedFiles(pid: number): MappedFile[] | undefined {
     if (!m || m[4] === '0') continue;
     const [, start, end, perms, , file] = m;
     if (perms[2] === 'x' || perms[3] !== 's') continue;
-    if (file.startsWith('/dev/') || file.startsWith('/memfd:') || file.startsWith('/SYSV')) continue;
+    // Kernel objects that maps names like files: Linux AIO's ring ("/[aio] (deleted)"), SysV shm.
+    if (file.startsWith('/dev/') || file.startsWith('/memfd:') || file.startsWith('/SYSV') || file.startsWith('/[aio]')) continue;
     const size = Number(BigInt(`0x${end}`) - BigInt(`0x${start}`));
     bytes.set(file, (bytes.get(file) ?? 0) + size);
   }
