@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { SyscallClass } from '../agent/gen/syscalls';
+import { kindOfClass } from '../agent/classify/facts';
 import type { IoStats, Snapshot, SyscallStat, WaitKind } from '../agent/snapshot';
 import { WAIT_KINDS } from '../agent/snapshot';
 import { iotrace, iotraceDone, killAll, start, WORKLOADS } from './harness';
@@ -98,31 +98,6 @@ function expectedIo(r: Result): IoStats {
   };
 }
 
-/** The wait kind of a catalog class, as probes/iotrace.h's enum iot_wait_kind says. */
-function kindOf(cls: SyscallClass): WaitKind | 'io?' | null {
-  switch (cls) {
-    case 'wait.select': return 'select';
-    case 'wait.poll': return 'poll';
-    case 'wait.epoll': return 'epoll';
-    case 'wait.signal': return 'signal';
-    case 'aio.uring': return 'uring';
-    case 'aio.linux': return 'aio';
-    case 'sync':
-    case 'sleep':
-      return 'sleep';
-    case 'data.read':
-    case 'data.write':
-    case 'data.sendfile':
-    case 'data.splice':
-    case 'data.copy_file_range':
-    case 'net.accept':
-    case 'net.setup':
-      return 'io?'; // io unless it failed with EAGAIN
-    default:
-      return null;
-  }
-}
-
 function sys(snap: Snapshot, name: string): SyscallStat {
   const s = snap.syscalls.find((x) => x.name === name);
   assert.ok(s, `${name} missing from the snapshot; it has ${snap.syscalls.map((x) => x.name).join(', ')}`);
@@ -177,9 +152,10 @@ function assertFigures(label: string, snap: Snapshot, r: Result, mode: 'seccomp'
   const ns = Object.fromEntries(WAIT_KINDS.map((k) => [k, 0])) as Record<WaitKind, number>;
   let ioEagainNs = 0;
   for (const s of snap.syscalls) {
-    const k = kindOf(s.cls);
+    // The agent's own class-to-kind table: the native one must agree with it.
+    const k = kindOfClass(s.cls);
     if (k === null) continue;
-    if (k === 'io?') {
+    if (k === 'io') {
       calls.io += s.calls - s.eagain;
       ns.io += s.totalNs;
       if (s.eagain) ioEagainNs += s.totalNs;
