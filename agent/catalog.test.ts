@@ -74,7 +74,7 @@ interface CEntry {
 function readCTable(text: string): { nrMax: number; entries: CEntry[] } {
   const nrMax = Number(/^#define IOT_NR_MAX (\d+)$/m.exec(text)?.[1]);
   const entries: CEntry[] = [];
-  const re = /^\t\/\* (\d+) \*\/ \{ ("(\w+)"|0), (\w+), (\w+), (-?\d+), (-?\d+), (-?\d+), (-?\d+), ([01]) \},$/gm;
+  const re = /^\t\/\* (\d+) \*\/ \{ IOT_NAME\(("(\w+)"|0)\) (\w+), (\w+), (-?\d+), (-?\d+), (-?\d+), (-?\d+), ([01]) \},$/gm;
   for (const m of text.matchAll(re)) {
     assert.equal(Number(m[1]), entries.length, `C entries are in order, at ${m[1]}`);
     entries.push({
@@ -236,9 +236,9 @@ describe('syscall catalog', () => {
     assert.deepEqual(at('getpid'), [-1, -1, -1, -1]);
   });
 
-  const noCompiler = ['cc', 'c++'].every((c) => spawnSync(c, ['--version']).status === 0)
+  const noCompiler = ['cc', 'c++', 'clang'].every((c) => spawnSync(c, ['--version']).status === 0)
     ? false
-    : 'cc or c++ not installed';
+    : 'cc, c++ or clang not installed (npm test installs them)';
 
   it('compiles the C header warning-free as C and as C++', { skip: noCompiler }, () => {
     const src = `#include "${C_HEADER}"\nint main(void) { return iot_syscalls[0].cls; }\n`;
@@ -249,6 +249,21 @@ describe('syscall catalog', () => {
       });
       assert.equal(res.status, 0, `${cc}: ${res.stderr}`);
     }
+    // The eBPF probes include it too, where the table has no names.
+    const bpf = spawnSync('clang', ['-target', 'bpf', '-x', 'c', '-std=c11', '-Wall', '-Werror', '-fsyntax-only', '-'], {
+      input: src,
+      encoding: 'utf8',
+    });
+    assert.equal(bpf.status, 0, `clang -target bpf: ${bpf.stderr}`);
+  });
+
+  it('names every number for the probes: IOT_NR_<name> is the row\'s nr', () => {
+    const defines = new Map<string, number>();
+    for (const m of readFileSync(C_HEADER, 'utf8').matchAll(/^#define IOT_NR_(\w+) (\d+)$/gm)) defines.set(m[1]!, Number(m[2]));
+    for (const d of ROWS) assert.equal(defines.get(d.name), d.nr, `IOT_NR_${d.name}`);
+    assert.equal(defines.get('MAX'), NR_MAX);
+    const table = defines.get('TABLE') ?? 0;
+    assert.ok(table >= NR_MAX && (table & (table - 1)) === 0, `IOT_NR_TABLE ${table} is a power of two >= ${NR_MAX}`);
   });
 
   const noTsx = existsSync(TSX) ? false : `${TSX} is missing (npm install)`;

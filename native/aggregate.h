@@ -45,6 +45,7 @@ struct Counters {
   uint64_t fd_overflow = 0;     // per-fd updates dropped at kMaxFdEntries
   uint64_t thread_overflow = 0;
   uint64_t process_overflow = 0;
+  uint64_t uring_overflow = 0;  // io_uring requests not followed (eBPF: in-flight map full)
 };
 
 // What the backend read from the tracee's memory for one syscall's io_stat
@@ -78,6 +79,7 @@ struct AggregateCopy {
   std::vector<ProcessStat> processes;
   Counters counters;
   io_stat io{};
+  std::vector<std::pair<uint32_t, uring_op_stat>> uring_ops;  // opcode, stat (eBPF only)
   uint32_t tracees = 0;
 };
 
@@ -108,7 +110,6 @@ class Aggregate {
  private:
   thread_stat* Thread(uint32_t tgid, uint32_t tid);
   fd_stat* Fd(uint32_t tgid, int64_t fd);
-  void AddIo(uint32_t tgid, uint32_t nr, const uint64_t args[6], int64_t rval, const TraceeRead* mem);
 
   std::mutex mu_;
   std::vector<sys_stat> sys_;                      // indexed by nr

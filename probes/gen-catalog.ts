@@ -207,10 +207,11 @@ function renderC(descs: readonly Desc[], nrMax: number): string {
   for (let nr = 0; nr < nrMax; nr++) {
     const d = byNr.get(nr);
     const fields = d
-      ? [`"${d.name}"`, cClass(d.cls), cRet(d.ret), d.fdArg, d.inFdArg, d.outFdArg, d.nfdsArg, d.seccomp ? 1 : 0]
-      : ['0', 'IOT_CLASS_NONE', 'IOT_RET_NONE', -1, -1, -1, -1, 0];
-    entries.push(`\t/* ${nr} */ { ${fields.join(', ')} },`);
+      ? [`IOT_NAME("${d.name}")`, cClass(d.cls), cRet(d.ret), d.fdArg, d.inFdArg, d.outFdArg, d.nfdsArg, d.seccomp ? 1 : 0]
+      : ['IOT_NAME(0)', 'IOT_CLASS_NONE', 'IOT_RET_NONE', -1, -1, -1, -1, 0];
+    entries.push(`\t/* ${nr} */ { ${fields[0]} ${fields.slice(1).join(', ')} },`);
   }
+  const numbers = descs.map((d) => `#define IOT_NR_${d.name} ${d.nr}`);
 
   return `/* Generated from probes/syscalls.tbl by probes/gen-catalog.ts. Do not edit. */
 #ifndef IOT_SYSCALLS_H
@@ -221,6 +222,15 @@ function renderC(descs: readonly Desc[], nrMax: number): string {
  * was checked against, or an x32 call with __X32_SYSCALL_BIT set): check
  * before indexing iot_syscalls. */
 #define IOT_NR_MAX ${nrMax}
+
+/* The size of iot_syscalls: IOT_NR_MAX rounded up to a power of two, so that
+ * the eBPF verifier can see an index masked with IOT_NR_TABLE - 1 is in
+ * bounds. The entries past IOT_NR_MAX are zeroes, never looked at. */
+#define IOT_NR_TABLE ${1 << Math.ceil(Math.log2(nrMax))}
+
+/* Syscall numbers by name, for code that cannot include <sys/syscall.h>
+ * (the eBPF probes) and for code shared with it. */
+${numbers.join('\n')}
 
 /* The class column of probes/syscalls.tbl. */
 enum iot_class {
@@ -233,8 +243,18 @@ enum iot_ret {
 ${RETS.map((r, i) => `\t${cRet(r)}${i === 0 ? ' = 0' : ''},`).join('\n')}
 };
 
+/* eBPF programs cannot hold pointers in their read-only data: there the
+ * table has no names. */
+#ifdef __bpf__
+#define IOT_NAME(s)
+#else
+#define IOT_NAME(s) s,
+#endif
+
 struct iot_syscall_desc {
+#ifndef __bpf__
 \tconst char *name;       /* NULL for numbers with no syscall */
+#endif
 \tunsigned char cls;      /* enum iot_class */
 \tunsigned char ret;      /* enum iot_ret */
 \tsigned char fd_arg;     /* arg index of the fd the call is about (fd, else fd_in/in_fd, else epfd), -1 if none */
@@ -247,7 +267,7 @@ struct iot_syscall_desc {
 /* Indexed by syscall number, every number listed in order (positional rather
  * than [nr] = designators, which C++ only takes as an extension). Unused in
  * most files that include it, hence the attribute. */
-static const struct iot_syscall_desc iot_syscalls[IOT_NR_MAX] __attribute__((unused)) = {
+static const struct iot_syscall_desc iot_syscalls[IOT_NR_TABLE] __attribute__((unused)) = {
 ${entries.join('\n')}
 };
 

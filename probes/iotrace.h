@@ -5,7 +5,10 @@
 #ifndef IOTRACE_H
 #define IOTRACE_H
 
+/* The probes get these types from vmlinux.h, which clashes with the uapi headers. */
+#ifndef __VMLINUX_H__
 #include <linux/types.h>
+#endif
 
 /* Latency buckets: bucket i counts calls with 2^i <= ns < 2^(i+1); bucket 0
  * also takes 0 and 1 ns, the last one everything above 2^31 ns (~2.1 s). */
@@ -88,6 +91,23 @@ struct thread_stat {
 #define IOT_MSG_ZEROCOPY   0x4000000u
 #define IOT_O_NONBLOCK     04000u
 #define IOT_O_ASYNC        020000u
+/* Arguments io_stat looks at (x86_64 values; native/aggregate.cc checks them
+ * against the libc headers, which the probes cannot include). */
+#define IOT_EPOLL_CTL_ADD  1
+#define IOT_EPOLL_CTL_DEL  2
+#define IOT_EPOLL_CTL_MOD  3
+#define IOT_MAP_SHARED     0x01u
+#define IOT_MAP_ANONYMOUS  0x20u
+#define IOT_PROT_EXEC      0x4u
+#define IOT_F_SETFL        4
+#define IOT_F_SETOWN       8
+#define IOT_F_SETSIG       10
+#define IOT_F_SETOWN_EX    15
+#define IOT_FIONBIO        0x5421u
+#define IOT_FIOASYNC       0x5452u
+#define IOT_EAGAIN         11
+#define IOT_EPOLL_EVENT_SIZE 12         /* x86_64's packed struct epoll_event */
+#define IOT_URING_PARAMS_FLAGS_OFF 8    /* offsetof(struct io_uring_params, flags) */
 
 /* Session-wide facts about how the traced processes set their I/O up: the
  * inputs of the classifier that per-syscall counts cannot give. */
@@ -113,6 +133,24 @@ struct io_stat {
 	__u64 async_sets;               /* fcntl(F_SETFL) with O_ASYNC, ioctl(FIOASYNC) */
 	__u64 setown;                   /* fcntl F_SETOWN or F_SETOWN_EX */
 	__u64 setsig;                   /* fcntl F_SETSIG with a nonzero signal */
+};
+
+/* io_uring opcodes are below 64 today (IORING_OP_LAST is 62 in Linux 6.18);
+ * a larger one lands in the last slot. */
+#define IOT_URING_OPS 64
+
+/* Per io_uring opcode: the requests of the target's rings, accounted as the
+ * syscall of an epoll server is. Invisible to a syscall tracer: once
+ * submitted (or, with SQPOLL, without any syscall) the kernel does the I/O. */
+struct uring_op_stat {
+	__u64 submitted;
+	__u64 completions;      /* CQEs; a multishot request posts several */
+	__u64 errors;           /* completions with res < 0 */
+	__u64 eagain;
+	__u64 bytes;            /* positive results of the opcodes that move bytes */
+	__u64 total_ns;         /* submit to completion */
+	__u64 max_ns;
+	__u64 lat_log2[IOT_LAT_BUCKETS];
 };
 
 #endif /* IOTRACE_H */
