@@ -5,6 +5,8 @@
       "sources": [
         "native/addon.cc",
         "native/aggregate.cc",
+        "native/child.cc",
+        "native/ebpf/ebpf-tracer.cc",
         "native/ptrace/tracer.cc",
         "native/ptrace/seccomp.cc",
         "native/ptrace/arch-x86_64.cc",
@@ -19,7 +21,8 @@
       ],
       "cflags_cc": [ "-std=c++17", "-Wall", "-Wextra", "-Werror", "-O2" ],
       "cflags_cc!": [ "-fno-exceptions" ],
-      "defines": [ "NAPI_VERSION=8" ]
+      "defines": [ "NAPI_VERSION=8" ],
+      "libraries": [ "-lbpf" ]
     }
   ]
 }

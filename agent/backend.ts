@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
-// What every backend (ptrace today; eBPF and replay to come) offers a session.
+// What every backend (ptrace, eBPF) offers a session.
 import type { Snapshot } from './snapshot';
 
-export type BackendName = 'ptrace';
+export type BackendName = 'ptrace' | 'ebpf';
+/** What --backend takes: auto is eBPF where its probes load, ptrace elsewhere. */
+export type BackendChoice = 'auto' | BackendName;
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'ebpf', 'ptrace'];
 
 export interface BackendStatus {
   /** Every traced process has exited. */

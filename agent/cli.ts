@@ -10,7 +10,7 @@ import { registerLab } from './commands/lab';
 import { registerReport } from './commands/report';
 import { registerRun } from './commands/run';
 import { EXIT_BUG, EXIT_USAGE, IotraceError } from './errors';
-import { stopAllBackends } from './ptrace-backend';
+import { stopAllBackends } from './native-backend';
 import { VERSION } from './version';
 
 function bug(err: unknown): never {

@@ -14,7 +14,10 @@ export interface SessionHeader {
   type: 'header';
   schema: string;
   iotraceVersion: string;
+  /** 'ptrace' or 'ebpf'. */
   backend: string;
+  /** Why this backend: '--backend ebpf', 'auto: the eBPF probes loaded', 'ebpf unavailable: …; using ptrace'. Absent in older recordings. */
+  backendReason?: string;
   mode: 'attach' | 'run';
   /** Run mode: whether a seccomp filter limited the stops to catalogued syscalls. */
   seccomp: boolean;

@@ -5,13 +5,13 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import type { Backend, TargetExit } from './backend';
+import type { Backend, BackendChoice, TargetExit } from './backend';
 import { classify } from './classify';
 import type { Classification } from './classify/vocabulary';
 import { IotraceError } from './errors';
 import { readInspection } from './inspect';
 import type { Inspection } from './inspection';
-import { PtraceBackend } from './ptrace-backend';
+import { NativeBackend, type NativeStart } from './native-backend';
 import { checkRecordingPath, Recorder } from './recorder';
 import { RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
 import type { Snapshot } from './snapshot';
@@ -21,13 +21,15 @@ import { VERSION } from './version';
 
 export interface SessionOptions {
   mode: 'attach' | 'run';
+  /** --backend; absent: auto. */
+  backend?: BackendChoice;
   /** Attach mode: a pid already checked by checkAttachable. */
   pid?: number;
   /** Run mode: the resolved executable, argv and environment. */
   path?: string;
   argv?: string[];
   env?: string[];
-  /** Run mode: limit stops to catalogued syscalls with seccomp. */
+  /** ptrace run mode: limit stops to catalogued syscalls with seccomp. */
   seccomp: boolean;
   /** Attach mode: also trace the processes the target already has (--children). */
   children?: boolean;
@@ -45,6 +47,22 @@ export interface SessionOptions {
 export interface SessionResult {
   summary: Summary;
   exit: TargetExit | null;
+}
+
+/**
+ * The backend asked for, or for auto the eBPF one if its probes load and
+ * ptrace otherwise, with the reason in words for the header, --json and the
+ * recording. A failed eBPF load happens before anything touches the target.
+ */
+function startBackend(choice: BackendChoice, start: Omit<NativeStart, 'backend'>): { backend: NativeBackend; reason: string } {
+  if (choice !== 'auto') return { backend: new NativeBackend({ ...start, backend: choice }), reason: `--backend ${choice}` };
+  try {
+    return { backend: new NativeBackend({ ...start, backend: 'ebpf' }), reason: 'auto: the eBPF probes loaded' };
+  } catch (err) {
+    if (!(err instanceof IotraceError) || err.code === 'ESRCH' || !/eBPF backend cannot load/.test(err.message)) throw err;
+    const why = err.message.replace(/^the eBPF backend cannot load its probes: /, '').replace(/; --backend ptrace.*$/, '');
+    return { backend: new NativeBackend({ ...start, backend: 'ptrace' }), reason: `ebpf unavailable: ${why}; using ptrace` };
+  }
 }
 
 /** How often the session looks for the target's exit, and for the duration's end. */
@@ -65,7 +83,7 @@ export class Session {
     // The /proc picture first: it costs the target nothing and holds what
     // happened before the attach (epoll registrations, rings, O_ASYNC).
     const inspection = opts.mode === 'attach' && opts.pid ? this.inspect(opts.pid, opts.children === true) : undefined;
-    this.backend = new PtraceBackend({
+    const start: Omit<NativeStart, 'backend'> = {
       mode: opts.mode,
       pid: opts.pid,
       path: opts.path,
@@ -74,7 +92,9 @@ export class Session {
       seccomp: opts.mode === 'run' && opts.seccomp,
       stdoutToStderr: opts.stdoutToStderr,
       extraPids: opts.mode === 'attach' && opts.children && opts.pid ? descendants(opts.pid) : [],
-    });
+    };
+    const { backend, reason } = startBackend(opts.backend ?? 'auto', start);
+    this.backend = backend;
     try {
       this.recorder = opts.record ? new Recorder(opts.record) : undefined;
     } catch (err) {
@@ -92,8 +112,9 @@ export class Session {
       schema: RECORDING_SCHEMA,
       iotraceVersion: VERSION,
       backend: this.backend.name,
+      backendReason: reason,
       mode: opts.mode,
-      seccomp: opts.mode === 'run' && opts.seccomp,
+      seccomp: this.backend.name === 'ptrace' && opts.mode === 'run' && opts.seccomp,
       target,
       host: { hostname: os.hostname(), kernel: os.release(), arch: os.arch(), cpus: os.cpus().length },
       startTime: new Date().toISOString(),

@@ -9,6 +9,7 @@ import {
   type Snapshot,
   type SyscallStat,
   type ThreadStat,
+  type UringOpStat,
   type WaitKind,
 } from './snapshot';
 
@@ -71,6 +72,20 @@ function subThread(c: ThreadStat, p: ThreadStat | undefined): ThreadStat {
   };
 }
 
+function subUring(c: UringOpStat, p: UringOpStat | undefined): UringOpStat {
+  if (!p) return c;
+  return {
+    ...c,
+    submitted: sub(c.submitted, p.submitted),
+    completions: sub(c.completions, p.completions),
+    errors: sub(c.errors, p.errors),
+    eagain: sub(c.eagain, p.eagain),
+    bytes: sub(c.bytes, p.bytes),
+    totalNs: sub(c.totalNs, p.totalNs),
+    latLog2: c.latLog2.map((n, i) => sub(n, p.latLog2[i])),
+  };
+}
+
 function subIo(c: IoStats | undefined, p: IoStats | undefined): IoStats | undefined {
   if (!c || !p) return c;
   const out = { ...c };
@@ -90,6 +105,7 @@ export function windowOf(prev: Snapshot | undefined, cur: Snapshot): Snapshot {
   const sys = new Map(prev.syscalls.map((s) => [s.nr, s]));
   const fds = new Map(prev.fds.map((f) => [`${f.pid}:${f.fd}`, f]));
   const threads = new Map(prev.threads.map((t) => [t.tid, t]));
+  const ops = new Map((prev.uringOps ?? []).map((o) => [o.opcode, o]));
   const counters = {} as Counters;
   for (const k of Object.keys(cur.counters) as Array<keyof Counters>) counters[k] = sub(cur.counters[k], prev.counters[k]);
   return {
@@ -101,5 +117,8 @@ export function windowOf(prev: Snapshot | undefined, cur: Snapshot): Snapshot {
     processes: cur.processes,
     counters,
     io: subIo(cur.io, prev.io),
+    ...(cur.uringOps
+      ? { uringOps: cur.uringOps.map((o) => subUring(o, ops.get(o.opcode))).filter((o) => o.submitted > 0 || o.completions > 0) }
+      : {}),
   };
 }

@@ -100,6 +100,30 @@ export interface Counters {
   fdOverflow: number;
   threadOverflow: number;
   processOverflow: number;
+  /** io_uring requests not followed (the eBPF backend's in-flight map was full); absent before the eBPF backend. */
+  uringOverflow?: number;
+}
+
+/**
+ * One io_uring opcode of the target's rings, from the kernel's io_uring
+ * tracepoints (eBPF backend only): the requests a syscall tracer cannot see
+ * once they are submitted, accounted like syscalls.
+ */
+export interface UringOpStat {
+  opcode: number;
+  /** agent/uring-ops.ts: 'recv', 'send', 'accept', 'splice', … */
+  name: string;
+  submitted: number;
+  /** CQEs; a multishot request posts several. */
+  completions: number;
+  errors: number;
+  eagain: number;
+  /** Positive results of the opcodes that move bytes. */
+  bytes: number;
+  /** Submit to completion. */
+  totalNs: number;
+  maxNs: number;
+  latLog2: number[];
 }
 
 /** How the traced processes set up their I/O (probes/iotrace.h struct io_stat). */
@@ -145,6 +169,8 @@ export interface Snapshot {
   counters: Counters;
   /** Absent in recordings made before the classifier. */
   io?: IoStats;
+  /** io_uring requests by opcode: eBPF backend only (absent under ptrace, which cannot see them). */
+  uringOps?: UringOpStat[];
 }
 
 /** The rate groups of the live view. */

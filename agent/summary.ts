@@ -48,6 +48,8 @@ export interface Summary {
   schema: typeof SUMMARY_SCHEMA;
   iotraceVersion: string;
   backend: string;
+  /** Why this backend (absent in summaries of older recordings). */
+  backendReason?: string;
   mode: 'attach' | 'run';
   target: SessionHeader['target'];
   startTime: string;
@@ -129,6 +131,7 @@ export function summarize({ header, snapshot, endReason, exit, warnings }: Summa
     schema: SUMMARY_SCHEMA,
     iotraceVersion: header.iotraceVersion,
     backend: header.backend,
+    ...(header.backendReason ? { backendReason: header.backendReason } : {}),
     mode: header.mode,
     target: header.target,
     startTime: header.startTime,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The addon's surface: attach/spawn a ptrace tracer and read its aggregation
+// The addon's surface: attach/spawn a tracer (ptrace or eBPF) and read its aggregation
 // as plain JS objects. It decides nothing; agent/ validates and interprets.
 // Declared once in native/index.d.ts.
 #include <napi.h>
@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "native/ebpf/ebpf-tracer.h"
 #include "native/ptrace/tracer.h"
 
 namespace iotrace {
@@ -81,7 +82,7 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
     StopTracer(2000);
   }
 
-  void Adopt(std::unique_ptr<Tracer> t) { tracer_ = std::move(t); }
+  void Adopt(std::unique_ptr<Collector> t) { tracer_ = std::move(t); }
 
   bool StopTracer(int timeout_ms) {
     if (!tracer_) return true;
@@ -239,6 +240,7 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
     co.Set("fdOverflow", Num(env, k.fd_overflow));
     co.Set("threadOverflow", Num(env, k.thread_overflow));
     co.Set("processOverflow", Num(env, k.process_overflow));
+    co.Set("uringOverflow", Num(env, k.uring_overflow));
     o.Set("counters", co);
 
     const io_stat& io = c.io;
@@ -264,29 +266,59 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
     ioo.Set("setown", Num(env, io.setown));
     ioo.Set("setsig", Num(env, io.setsig));
     o.Set("io", ioo);
+
+    Napi::Array ops = Napi::Array::New(env, c.uring_ops.size());
+    for (size_t i = 0; i < c.uring_ops.size(); i++) {
+      const uring_op_stat& u = c.uring_ops[i].second;
+      Napi::Object uo = Napi::Object::New(env);
+      uo.Set("opcode", Num(env, c.uring_ops[i].first));
+      uo.Set("submitted", Num(env, u.submitted));
+      uo.Set("completions", Num(env, u.completions));
+      uo.Set("errors", Num(env, u.errors));
+      uo.Set("eagain", Num(env, u.eagain));
+      uo.Set("bytes", Num(env, u.bytes));
+      uo.Set("totalNs", Num(env, u.total_ns));
+      uo.Set("maxNs", Num(env, u.max_ns));
+      Napi::Array lat = Napi::Array::New(env, IOT_LAT_BUCKETS);
+      for (uint32_t b = 0; b < IOT_LAT_BUCKETS; b++) lat.Set(b, Num(env, u.lat_log2[b]));
+      uo.Set("latLog2", lat);
+      ops.Set(static_cast<uint32_t>(i), uo);
+    }
+    o.Set("uringOps", ops);
     return o;
   }
 
-  std::unique_ptr<Tracer> tracer_;
+  std::unique_ptr<Collector> tracer_;
 };
 
 Napi::FunctionReference* TracerWrap::ctor = nullptr;
 
-Napi::Value Wrap(Napi::Env env, std::unique_ptr<Tracer> t) {
+Napi::Value Wrap(Napi::Env env, std::unique_ptr<Collector> t) {
   Napi::Object obj = TracerWrap::ctor->New({});
   TracerWrap::Unwrap(obj)->Adopt(std::move(t));
   return obj;
 }
 
-// attach(pid, { seccomp, seccompNrs })
+bool WantsEbpf(const Napi::Object& o) { return o.Get("backend").ToString().Utf8Value() == "ebpf"; }
+
+// attach(pid, { backend, seccomp, seccompNrs, extraPids })
 Napi::Value Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject())
     throw Napi::TypeError::New(env, "Usage: attach(pid, options)");
   TraceError err;
-  auto t = Tracer::Attach(info[0].As<Napi::Number>().Int32Value(), ParseOptions(info[1].As<Napi::Object>()), &err);
+  const pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  const TracerOptions opts = ParseOptions(info[1].As<Napi::Object>());
+  std::unique_ptr<Collector> t;
+  if (WantsEbpf(info[1].As<Napi::Object>())) t = EbpfTracer::Attach(pid, opts, &err);
+  else t = Tracer::Attach(pid, opts, &err);
   if (err.code) throw MakeError(env, err);
   return Wrap(env, std::move(t));
+}
+
+// ebpfUnavailable(): "" if the eBPF probes load here, else why not.
+Napi::Value EbpfUnavailable(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), EbpfTracer::Unavailable());
 }
 
 // spawn(path, argv, envp, { seccomp, seccompNrs })
@@ -300,7 +332,10 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   spec.envp = StringArray(info[2].As<Napi::Array>());
   spec.stdout_to_stderr = info[3].As<Napi::Object>().Get("stdoutToStderr").ToBoolean().Value();
   TraceError err;
-  auto t = Tracer::Spawn(spec, ParseOptions(info[3].As<Napi::Object>()), &err);
+  const TracerOptions opts = ParseOptions(info[3].As<Napi::Object>());
+  std::unique_ptr<Collector> t;
+  if (WantsEbpf(info[3].As<Napi::Object>())) t = EbpfTracer::Spawn(spec, opts, &err);
+  else t = Tracer::Spawn(spec, opts, &err);
   if (err.code) throw MakeError(env, err);
   return Wrap(env, std::move(t));
 }
@@ -313,6 +348,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([] { TracerWrap::CleanupAll(); });
   exports.Set("attach", Napi::Function::New(env, Attach));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("ebpfUnavailable", Napi::Function::New(env, EbpfUnavailable));
   exports.Set("monoNs", Napi::Function::New(env, MonoNsJs));
   exports.Set("latBuckets", Napi::Number::New(env, IOT_LAT_BUCKETS));
   exports.Set("nrMax", Napi::Number::New(env, IOT_NR_MAX));

@@ -84,6 +84,8 @@ export interface NativeCounters {
   fdOverflow: number;
   threadOverflow: number;
   processOverflow: number;
+  /** io_uring requests not followed: the eBPF in-flight map was full. */
+  uringOverflow: number;
 }
 
 /** probes/iotrace.h struct io_stat, session-wide. */
@@ -110,6 +112,22 @@ export interface NativeIoStats {
   setsig: number;
 }
 
+/** probes/iotrace.h struct uring_op_stat: one io_uring opcode of the target's rings (eBPF only). */
+export interface NativeUringOpStat {
+  opcode: number;
+  submitted: number;
+  /** CQEs; a multishot request posts several. */
+  completions: number;
+  errors: number;
+  eagain: number;
+  /** Positive results of the opcodes that move bytes. */
+  bytes: number;
+  /** Submit to completion. */
+  totalNs: number;
+  maxNs: number;
+  latLog2: number[];
+}
+
 export interface NativeSnapshot {
   monoNs: number;
   tracees: number;
@@ -119,6 +137,8 @@ export interface NativeSnapshot {
   processes: NativeProcessStat[];
   counters: NativeCounters;
   io: NativeIoStats;
+  /** Empty under ptrace, which cannot see io_uring requests. */
+  uringOps: NativeUringOpStat[];
 }
 
 export interface NativeStatus {
@@ -141,7 +161,8 @@ export interface NativeTracer {
 }
 
 export interface NativeTraceOptions {
-  /** Run mode: stop only on seccompNrs (a seccomp filter installed before exec). */
+  backend: 'ptrace' | 'ebpf';
+  /** ptrace run mode: stop only on seccompNrs (a seccomp filter installed before exec). */
   seccomp: boolean;
   seccompNrs: number[];
   /** Attach only: processes that already exist to trace as well (best effort). */
@@ -161,6 +182,8 @@ export interface NativeError extends Error {
 export interface NativeAddon {
   attach(pid: number, options: NativeTraceOptions): NativeTracer;
   spawn(path: string, argv: string[], envp: string[], options: NativeTraceOptions): NativeTracer;
+  /** '' if the eBPF probes load on this machine with iotrace's privileges, else why not. */
+  ebpfUnavailable(): string;
   monoNs(): number;
   readonly latBuckets: number;
   readonly nrMax: number;

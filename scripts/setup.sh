@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 # the test workloads. g++/make/python3: node-gyp. liburing-dev: the lab's
 # io_uring server. nginx (/usr/sbin/nginx; nginx-light is only nginx plus the
 # echo module), redis-server, redis-tools (redis-benchmark), wrk: the real
-# servers and load generators of test/real-servers.test.ts.
+# servers and load generators of test/real-servers.test.ts. clang, bpftool,
+# libbpf-dev: the eBPF probes (probes/Makefile) and the addon's libbpf.
 need=()
-for pkg in strace g++ make python3 libc6-dev liburing-dev nginx redis-server redis-tools wrk; do
+for pkg in strace g++ make python3 libc6-dev liburing-dev clang bpftool libbpf-dev nginx redis-server redis-tools wrk; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -55,6 +56,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npm run --silent gen
+npm run --silent build:probes
 if [ ! -f build/Release/iotrace.node ] || [ -n "$(find native probes binding.gyp -newer build/Release/iotrace.node -print -quit)" ]; then
   npx node-gyp rebuild --loglevel=error >/dev/null
 fi

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // iotrace counts exactly: for exact-io, whose syscalls are known in advance, every count
 // equals the number it announces and the count of `strace -f -c` on the same command, in
-// run mode (seccomp filter or --all-syscalls) and after an attach; failed calls are counted
-// with their errno as strace counts them.
+// run mode (ptrace's seccomp filter or --all-syscalls, and eBPF) and after an attach with
+// either backend; failed calls are counted with their errno as strace counts them.
 import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -119,15 +119,17 @@ describe('exact counts', () => {
   afterEach(killAll);
   after(killAll);
 
-  for (const mode of ['seccomp', 'all-syscalls'] as const) {
+  // ptrace with its seccomp filter, ptrace stopping on every syscall, eBPF (which sees every syscall).
+  const RUN_MODES = [
+    { mode: 'seccomp', text: 'ptrace with the seccomp filter', flags: ['--backend', 'ptrace'] },
+    { mode: 'all-syscalls', text: 'ptrace with --all-syscalls', flags: ['--backend', 'ptrace', '--all-syscalls'] },
+    { mode: 'all-syscalls', text: 'eBPF', flags: ['--backend', 'ebpf'] },
+  ] as const;
+  for (const { mode, text: modeText, flags } of RUN_MODES) {
     for (const { what, threads: t, iters: n } of CASES) {
-      const modeText = mode === 'seccomp' ? 'with the seccomp filter' : 'with --all-syscalls';
-      it(`run ${modeText} counts a ${what} exact-io (T=${t}, N=${n}) as announced and as strace -f -c does`, async () => {
+      it(`run under ${modeText} counts a ${what} exact-io (T=${t}, N=${n}) as announced and as strace -f -c does`, async () => {
         const argv = [EXACT_IO, ...exactIoArgs(t, n, true)];
-        const [ours, theirs] = await Promise.all([
-          iotraceDone(['run', '--json', ...(mode === 'all-syscalls' ? ['--all-syscalls'] : []), '--', ...argv], TIMEOUT_MS),
-          straceRun(argv),
-        ]);
+        const [ours, theirs] = await Promise.all([iotraceDone(['run', '--json', ...flags, '--', ...argv], TIMEOUT_MS), straceRun(argv)]);
         assert.equal(ours.code, 0, `iotrace run failed:\n${ours.stderr}`);
         assert.equal(theirs.exitCode, 0, `exact-io under strace failed:\n${theirs.stderr}`);
         // With --json the command's stdout goes to iotrace's stderr.
@@ -155,9 +157,10 @@ describe('exact counts', () => {
         } else {
           // Everything strace sees from the exec on, iotrace sees too, the execve itself
           // included: both tracers hold the child from before execve (strace's
-          // PTRACE_TRACEME child, iotrace's child stopped by its own SIGSTOP and seized),
-          // and the only syscall either child makes before execve under trace is the
-          // execve. exit_group and thread exits never return, so neither counts them.
+          // PTRACE_TRACEME child; iotrace's child stopped by its own SIGSTOP and seized,
+          // or under eBPF counted from its execve on), and the only syscall either child
+          // makes before execve under trace is the execve. exit_group and thread exits
+          // never return, so neither counts them.
           assertSameCounts(counts, theirs.counts);
           assert.ok((counts.get('getrandom')?.calls ?? 0) >= 1, 'malloc calls getrandom at least once');
           assert.ok((theirs.counts.get('getrandom')?.calls ?? 0) >= 1);
@@ -177,7 +180,8 @@ describe('exact counts', () => {
     }
   }
 
-  it('attach counts everything after the attach, in threads created since and a forked child, as strace -p does', async () => {
+  for (const backend of ['ptrace', 'ebpf'] as const) {
+  it(`attach (${backend}) counts everything after the attach, in threads created since and a forked child, as strace -p does`, async () => {
     const [t, n] = [3, 200];
     const args = exactIoArgs(t, n, false);
 
@@ -186,7 +190,7 @@ describe('exact counts', () => {
       const target = start(EXACT_IO, args);
       const expected = expectationIn((await target.waitFor(/^\{"pid".*\}$/m))[0]);
       assert.equal(expected.pid, target.pid);
-      const tracer = iotrace(['attach', String(target.pid), '--json', '--no-ui']);
+      const tracer = iotrace(['attach', String(target.pid), '--json', '--no-ui', '--backend', backend]);
       await tracer.waitFor(/iotrace: attached to pid (\d+)/);
       // exact-io waits in sigwaitinfo for this; the measured phase starts now.
       process.kill(target.pid, 'SIGUSR1');
@@ -212,6 +216,7 @@ describe('exact counts', () => {
     const { expected, summary } = ours.value;
 
     assert.equal(summary.mode, 'attach');
+    assert.equal(summary.backend, backend);
     assert.equal(summary.endReason, 'target-exit');
     assert.deepEqual(summary.exit, { code: 0, signal: null, coreDumped: false });
     const counts = countsOf(summary);
@@ -228,7 +233,14 @@ describe('exact counts', () => {
     assert.ok((counts.get('rt_sigtimedwait')?.calls ?? 0) <= 1, 'at most one sigwaitinfo repeated after the attach');
     assert.equal(summary.counters.clones, t, 'the late threads are followed');
     assert.equal(summary.counters.forks, 1, 'the forked child is followed');
-    assert.equal(summary.counters.unmatchedExits, 0);
+    if (backend === 'ptrace') {
+      assert.equal(summary.counters.unmatchedExits, 0);
+    } else {
+      // eBPF interrupts nothing: the calls the 1 + T threads were blocked in at the
+      // attach (sigwaitinfo, the barrier's futex) return on their own, entered unseen.
+      assert.equal(counts.get('rt_sigtimedwait')?.calls ?? 0, 0, 'no sigwaitinfo is interrupted');
+      assert.ok(summary.counters.unmatchedExits >= 1 && summary.counters.unmatchedExits <= 1 + t, `unmatched exits: ${summary.counters.unmatchedExits}`);
+    }
     const threadsOfTarget = summary.threads.filter((th) => th.pid === expected.pid);
     assert.equal(threadsOfTarget.length, 1 + 2 * t, `threads seen: ${JSON.stringify(summary.threads)}`);
     // The forked child: its N writes of CHUNK bytes (and glibc's set_robust_list after fork).
@@ -239,26 +251,30 @@ describe('exact counts', () => {
       `threads seen: ${JSON.stringify(summary.threads)}`,
     );
   });
+  }
 
   it('counts failed syscalls with their errno, as strace -f -c counts them', async () => {
     // dash: five redirections from a missing file (openat fails with ENOENT five times),
     // plus the loader's access("/etc/ld.so.preload") that fails with ENOENT.
     const argv = ['sh', '-c', 'for i in 1 2 3 4 5; do true < /nonexistent/iotrace-test; done 2>/dev/null; exit 0'];
-    const [all, filtered, theirs] = await Promise.all([
-      iotraceDone(['run', '--json', '--all-syscalls', '--', ...argv], TIMEOUT_MS),
-      iotraceDone(['run', '--json', '--', ...argv], TIMEOUT_MS),
+    const [all, ebpf, filtered, theirs] = await Promise.all([
+      iotraceDone(['run', '--json', '--backend', 'ptrace', '--all-syscalls', '--', ...argv], TIMEOUT_MS),
+      iotraceDone(['run', '--json', '--backend', 'ebpf', '--', ...argv], TIMEOUT_MS),
+      iotraceDone(['run', '--json', '--backend', 'ptrace', '--', ...argv], TIMEOUT_MS),
       straceRun(argv),
     ]);
     assert.equal(theirs.exitCode, 0, theirs.stderr);
-    for (const r of [all, filtered]) assert.equal(r.code, 0, r.stderr);
-    const summary = summaryOf(all.stdout, all.stderr);
-    const counts = countsOf(summary);
+    for (const r of [all, ebpf, filtered]) assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(theirs.counts.get('openat'), { calls: 8, errors: 5 }, 'strace sees the five failed openat');
-    assert.deepEqual(counts.get('openat'), theirs.counts.get('openat'));
-    assert.deepEqual(stat(summary, 'openat').errnos, { ENOENT: 5 });
-    assert.deepEqual(stat(summary, 'access').errnos, { ENOENT: 1 });
-    assert.equal(summary.totals.errors, [...theirs.counts.values()].reduce((a, c) => a + c.errors, 0));
-    assertSameCounts(counts, theirs.counts);
+    for (const r of [all, ebpf]) {
+      const summary = summaryOf(r.stdout, r.stderr);
+      const counts = countsOf(summary);
+      assert.deepEqual(counts.get('openat'), theirs.counts.get('openat'), summary.backend);
+      assert.deepEqual(stat(summary, 'openat').errnos, { ENOENT: 5 });
+      assert.deepEqual(stat(summary, 'access').errnos, { ENOENT: 1 });
+      assert.equal(summary.totals.errors, [...theirs.counts.values()].reduce((a, c) => a + c.errors, 0));
+      assertSameCounts(counts, theirs.counts);
+    }
 
     // The seccomp filter stops on openat (an I/O syscall): same numbers there.
     const sum2 = summaryOf(filtered.stdout, filtered.stderr);

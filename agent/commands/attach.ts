@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 
 import { checkAttachable } from '../target';
-import { parseInterval, parsePid, parseSeconds } from './options';
+import { backendOption, parseInterval, parsePid, parseSeconds } from './options';
 import { traceToEnd, type TraceCliOptions } from './trace';
 
 export function registerAttach(program: Command): void {
@@ -11,6 +11,7 @@ export function registerAttach(program: Command): void {
     .command('attach')
     .description('trace a running process, its threads and the children it creates')
     .argument('<pid>', 'process id (a thread id means its process)', parsePid)
+    .addOption(backendOption())
     .option('-d, --duration <seconds>', 'stop after this many seconds', parseSeconds)
     .option('-i, --interval <seconds>', 'snapshot interval for the live view and the recording', parseInterval, 1)
     .option('-r, --record <file>', 'write the session to a JSON Lines recording as it goes')

@@ -11,9 +11,11 @@ import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
 import { checkClassification, checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
 import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
-import { parseInterval, parseSeconds } from './options';
+import type { BackendChoice } from '../backend';
+import { backendOption, parseInterval, parseSeconds } from './options';
 
 interface LabCliOptions {
+  backend: BackendChoice;
   list?: boolean;
   target?: string;
   http?: string;
@@ -143,6 +145,7 @@ export function registerLab(program: Command): void {
     .option('--list', 'list the models')
     .option('--target <host:port>', "with 'load': the server to load (127.0.0.0/8 only)")
     .option('--http <path>', "with 'load': HTTP GET of this path (/4096, /file) instead of echo lines")
+    .addOption(backendOption())
     .option('-d, --duration <seconds>', 'how long to trace each server', parseSeconds, 5)
     .option('-c, --connections <n>', 'load connections', parseConnections, 16)
     .option('-i, --interval <seconds>', 'snapshot interval', parseInterval, 1)
@@ -194,6 +197,7 @@ Examples:
           process.stderr.write(`iotrace lab: ${m.name}: ${m.summary}\n`);
           const r = await runLab({
             model: m,
+            backend: opts.backend,
             durationSec: tour && opts.duration === 5 ? 2 : opts.duration,
             connections: opts.connections,
             intervalSec: opts.interval,

@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Argument parsers shared by the commands: they reject bad values with
 // commander's InvalidArgumentError, before anything is attached.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+
+import { BACKEND_CHOICES } from '../backend';
+
+/** --backend, the same on attach, run and lab. */
+export function backendOption(): Option {
+  return new Option('-b, --backend <name>', 'eBPF (the target never stops) or ptrace; auto: eBPF where it loads')
+    .choices([...BACKEND_CHOICES])
+    .default('auto');
+}
 
 export function parsePid(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a pid is a positive integer.');

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import { EXIT_FAILURE, IotraceError } from '../errors';
-import { parseInterval, parseSeconds } from './options';
+import { backendOption, parseInterval, parseSeconds } from './options';
 import { traceToEnd, type TraceCliOptions } from './trace';
 
 interface RunCliOptions extends TraceCliOptions {
@@ -51,6 +51,7 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('start a command under trace and exit with its exit status')
     .argument('<command...>', 'the command and its arguments (put them after --)')
+    .addOption(backendOption())
     .option('-d, --duration <seconds>', 'detach after this many seconds (the command runs on)', parseSeconds)
     .option('-i, --interval <seconds>', 'snapshot interval for the live view and the recording', parseInterval, 1)
     .option('-r, --record <file>', 'write the session to a JSON Lines recording as it goes')

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The shared end of attach and run: run a session with its live line, signal
 // handling and output, and return the exit status.
+import type { BackendChoice } from '../backend';
 import { formatLiveLine, formatSummary } from '../format';
 import { Session, type SessionOptions, type SessionResult } from '../session';
 
 export interface TraceCliOptions {
+  backend: BackendChoice;
   duration?: number;
   interval: number;
   record?: string;
@@ -21,7 +23,7 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * second one detaches at once. In attach mode a signal detaches at once.
  */
 export async function traceToEnd(
-  base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record' | 'children'>,
+  base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record' | 'children' | 'backend'>,
   cli: TraceCliOptions,
 ): Promise<SessionResult> {
   const live = !cli.json && cli.ui && process.stdout.isTTY === true;
@@ -53,6 +55,7 @@ export async function traceToEnd(
   try {
     session = new Session({
       ...base,
+      backend: cli.backend,
       durationMs: cli.duration !== undefined ? cli.duration * 1000 : undefined,
       intervalMs: cli.interval * 1000,
       record: cli.record,
@@ -60,9 +63,10 @@ export async function traceToEnd(
       warn: (m) => process.stderr.write(`iotrace: warning: ${m}\n`),
       onSnapshot: live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
     });
-    const target = session.header.target;
+    const { target, backend, backendReason } = session.header;
+    const fallback = backendReason?.startsWith('ebpf unavailable') ? ` (${backendReason})` : '';
     process.stderr.write(
-      `iotrace: ${base.mode === 'attach' ? 'attached to' : 'started'} pid ${session.pid} (${target.cmdline || target.comm}) via ptrace${cli.record ? `, recording to ${cli.record}` : ''}\n`,
+      `iotrace: ${base.mode === 'attach' ? 'attached to' : 'started'} pid ${session.pid} (${target.cmdline || target.comm}) via ${backend}${fallback}${cli.record ? `, recording to ${cli.record}` : ''}\n`,
     );
     if (pending) onSignal(pending);
     const result = await session.run();

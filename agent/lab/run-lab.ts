@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 
+import type { BackendChoice } from '../backend';
 import { IotraceError } from '../errors';
 import { Session, type SessionResult } from '../session';
 import type { Snapshot } from '../snapshot';
@@ -24,6 +25,8 @@ export interface LoadResult {
 
 export interface LabRunOptions {
   model: LabModel;
+  /** --backend; absent: auto. */
+  backend?: BackendChoice;
   durationSec: number;
   connections: number;
   intervalSec: number;
@@ -128,6 +131,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     const port = Number(m[2]);
     const session = new Session({
       mode: 'attach',
+      backend: opts.backend,
       pid: serverPid,
       // Servers that fork their workers at start (epoll-workers) do the work there.
       children: true,

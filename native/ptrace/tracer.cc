@@ -31,6 +31,7 @@
 #include <cstring>
 #include <set>
 
+#include "native/child.h"
 #include "native/ptrace/arch.h"
 #include "native/ptrace/proc.h"
 #include "native/ptrace/seccomp.h"
@@ -325,18 +326,7 @@ TraceError Tracer::SpawnChild(const SpawnSpec& spec) {
     return SysError(e, "fork()");
   }
   if (child == 0) {
-    // Node ignores SIGPIPE and this thread blocks most signals; ignored
-    // dispositions and the mask survive execve, so reset both.
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int s = 1; s < NSIG; s++) sigaction(s, &sa, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (spec.stdout_to_stderr) dup2(2, 1);
-    // Node opens its stdio close-on-exec; the command must inherit it.
-    for (int fd = 0; fd <= 2; fd++) fcntl(fd, F_SETFD, 0);
+    PrepareChild(spec);
     // Wait here for the tracer's PTRACE_SEIZE (strace's startup_child does the
     // same): the filter must be installed after the tracer is there, or
     // SECCOMP_RET_TRACE would fail every traced syscall with ENOSYS.

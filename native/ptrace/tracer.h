@@ -15,56 +15,25 @@
 #include <unordered_map>
 #include <vector>
 
-#include "native/aggregate.h"
+#include "native/collector.h"
 
 namespace iotrace {
 
-// A failed step, shaped like Node's system errors: errno code, the call, a reason.
-struct TraceError {
-  int code = 0;          // errno; 0 means no error
-  std::string syscall;   // e.g. "ptrace(PTRACE_SEIZE, 4242)"
-  std::string reason;    // e.g. "already traced by pid 4100"; may be empty
-};
-
-struct TracerOptions {
-  // Run mode only: a seccomp filter makes only these numbers stop the tracee.
-  bool seccomp = false;
-  std::vector<uint32_t> seccomp_nrs;
-  // Attach mode: processes that already exist to attach as well (the target's
-  // children, e.g. nginx workers), best effort: one that is gone is skipped.
-  std::vector<pid_t> extra_pids;
-};
-
-struct SpawnSpec {
-  std::string path;                 // absolute path, resolved by the caller
-  std::vector<std::string> argv;
-  std::vector<std::string> envp;
-  bool stdout_to_stderr = false;    // keep stdout for iotrace's --json
-};
-
-struct TracerStatus {
-  bool running = false;        // the tracer thread still traces
-  bool target_gone = false;    // every tracee exited
-  ProcessStat main;            // the process attached to or started
-  uint32_t tracees = 0;
-  uint32_t detach_pending = 0; // tracees that did not stop for detach in time
-};
-
-class Tracer {
+class Tracer : public Collector {
  public:
   // Each starts the tracer thread and returns once it has attached to every
   // thread (or the child is started), or failed; on failure err->code != 0.
   static std::unique_ptr<Tracer> Attach(pid_t pid, const TracerOptions& opts, TraceError* err);
   static std::unique_ptr<Tracer> Spawn(const SpawnSpec& spec, const TracerOptions& opts,
                                        TraceError* err);
-  ~Tracer();
+  ~Tracer() override;
 
   // Detaches from every tracee and ends the thread. Safe to call twice and
   // from any thread but the tracer's. Returns false if it gave up waiting.
-  bool Stop(int timeout_ms);
-  AggregateCopy Snapshot() { return agg_.Copy(MonoNs()); }
-  TracerStatus Status();
-  pid_t pid() const { return pid_; }
+  bool Stop(int timeout_ms) override;
+  AggregateCopy Snapshot() override { return agg_.Copy(MonoNs()); }
+  TracerStatus Status() override;
+  pid_t pid() const override { return pid_; }
 
  private:
   struct Tracee {

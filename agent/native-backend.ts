@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
-// The ptrace backend: turns the native tracer's aggregation into snapshots.
+// The native backends (ptrace and eBPF): start one through the addon and turn
+// its aggregation, the same for both, into snapshots.
 import * as os from 'node:os';
 
 import type { NativeError, NativeSnapshot, NativeTracer } from '../native/index';
-import type { Backend, BackendStatus } from './backend';
+import type { Backend, BackendName, BackendStatus } from './backend';
 import { IotraceError } from './errors';
 import { FdDescriber } from './fd-info';
 import { SYSCALLS } from './gen/syscalls';
 import { loadNative } from './native';
 import { WAIT_KINDS, type Snapshot, type SyscallStat, type WaitKind } from './snapshot';
 import { readCmdline } from './target';
+import { uringOpName } from './uring-ops';
 
 const ERRNO_NAMES = new Map<number, string>(
   Object.entries(os.constants.errno).map(([name, n]) => [n, name] as [number, string]),
@@ -42,14 +44,15 @@ function byWaitKind(values: number[]): Record<WaitKind, number> {
   return out;
 }
 
-export interface PtraceStart {
+export interface NativeStart {
+  backend: BackendName;
   mode: 'attach' | 'run';
   pid?: number;
   /** Run mode: absolute path, argv, environment. */
   path?: string;
   argv?: string[];
   env?: string[];
-  /** Run mode: stop only on catalogued syscalls (seccomp); false traces every syscall. */
+  /** ptrace run mode: stop only on catalogued syscalls (seccomp); false traces every syscall. */
   seccomp: boolean;
   /** Attach mode: existing processes to trace as well (the target's children). */
   extraPids?: number[];
@@ -62,7 +65,7 @@ export function seccompNumbers(): number[] {
   return SYSCALLS.filter((d): d is NonNullable<typeof d> => d !== undefined && d.seccomp).map((d) => d.nr);
 }
 
-function fromNativeError(err: unknown, pid: number | undefined): IotraceError {
+function fromNativeError(err: unknown, pid: number | undefined, backend: BackendName): IotraceError {
   const e = err as Partial<NativeError>;
   if (!e || typeof e.code !== 'string') throw err;
   if (e.code === 'ESRCH') {
@@ -73,13 +76,16 @@ function fromNativeError(err: unknown, pid: number | undefined): IotraceError {
     const hint = e.code === 'ENOENT' ? ' (is its #! interpreter missing?)' : '';
     return new IotraceError(e.code, `cannot execute ${file}: ${(e.message ?? "").replace(/^[^:]*: /, "")}${hint}`);
   }
+  if (backend === 'ebpf' && e.syscall?.startsWith('bpf')) {
+    return new IotraceError(e.code, `the eBPF backend cannot load its probes: ${e.reason || e.message}; --backend ptrace traces without eBPF`);
+  }
   if (e.code === 'EPERM') {
     return new IotraceError('EPERM', `permission denied: cannot trace pid ${pid}: ${e.reason || e.message}`);
   }
   return new IotraceError(e.code, e.message ?? String(err));
 }
 
-const live = new Set<PtraceBackend>();
+const live = new Set<NativeBackend>();
 
 /** Detaches every live backend: the last thing a crashing iotrace does. */
 export function stopAllBackends(): void {
@@ -92,8 +98,8 @@ export function stopAllBackends(): void {
   }
 }
 
-export class PtraceBackend implements Backend {
-  readonly name = 'ptrace' as const;
+export class NativeBackend implements Backend {
+  readonly name: BackendName;
   readonly pid: number;
   private readonly tracer: NativeTracer;
   private readonly startNs: number;
@@ -102,14 +108,17 @@ export class PtraceBackend implements Backend {
   private last: Snapshot | undefined;
   private stopped = false;
 
-  constructor(start: PtraceStart) {
+  constructor(start: NativeStart) {
+    this.name = start.backend;
     const native = loadNative();
     if (native.waitKinds !== WAIT_KINDS.length) {
       throw new IotraceError('ENATIVE', `the native addon has ${native.waitKinds} wait kinds, agent/snapshot.ts ${WAIT_KINDS.length}: rebuild it (npm run build)`);
     }
+    const seccomp = start.backend === 'ptrace' && start.seccomp;
     const options = {
-      seccomp: start.seccomp,
-      seccompNrs: start.seccomp ? seccompNumbers() : [],
+      backend: start.backend,
+      seccomp,
+      seccompNrs: seccomp ? seccompNumbers() : [],
       stdoutToStderr: start.stdoutToStderr === true,
       extraPids: start.extraPids ?? [],
     };
@@ -128,7 +137,7 @@ export class PtraceBackend implements Backend {
         }
       }
     } catch (err) {
-      throw fromNativeError(err, start.pid);
+      throw fromNativeError(err, start.pid, start.backend);
     }
     this.pid = this.tracer.pid;
     live.add(this);
@@ -235,6 +244,9 @@ export class PtraceBackend implements Backend {
       processes,
       counters: raw.counters,
       io: { ...raw.io },
+      ...(this.name === 'ebpf'
+        ? { uringOps: raw.uringOps.map((o) => ({ ...o, name: uringOpName(o.opcode) })) }
+        : {}),
     };
   }
 }

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: MIT
+// The start of a command iotrace runs, between fork and execve, shared by
+// the backends: only async-signal-safe calls (the parent has threads).
+#ifndef IOTRACE_NATIVE_CHILD_H
+#define IOTRACE_NATIVE_CHILD_H
+
+#include "native/collector.h"
+
+namespace iotrace {
+
+// Undoes what the child inherited from Node and must not pass on: ignored
+// signals, the blocked mask, close-on-exec stdio; sends stdout to stderr if
+// the spec says so.
+void PrepareChild(const SpawnSpec& spec);
+
+}  // namespace iotrace
+
+#endif  // IOTRACE_NATIVE_CHILD_H

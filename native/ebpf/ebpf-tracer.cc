@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: MIT
+// Loading the probes, following the target's processes, and reading the
+// maps into an AggregateCopy once per snapshot (never per event).
+#include "native/ebpf/ebpf-tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "native/child.h"
+#include "native/ptrace/proc.h"
+#include "probes/.output/iotrace.skel.h"
+#include "probes/iotrace-ebpf.h"
+
+namespace iotrace {
+namespace {
+
+TraceError SysError(int code, const std::string& call, const std::string& reason = "") {
+  TraceError e;
+  e.code = code;
+  e.syscall = call;
+  e.reason = reason;
+  return e;
+}
+
+// libbpf's own messages: kept (the last lines explain a failed load), not
+// printed, since iotrace's stderr is the user's.
+std::mutex g_log_mu;
+std::string g_log;
+
+int KeepLibbpfLog(enum libbpf_print_level level, const char* fmt, va_list ap) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char buf[512];
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_log += buf;
+  if (g_log.size() > 4096) g_log.erase(0, g_log.size() - 4096);
+  return n;
+}
+
+std::string LastLogLine() {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  std::string s = g_log;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  size_t nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+// Why a load failed, in the words a user can act on.
+std::string Explain(int code) {
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) return "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
+  if (code == EPERM) {
+    return geteuid() == 0 ? "CAP_BPF or CAP_PERFMON missing (a container or LSM denies bpf())"
+                          : "CAP_BPF and CAP_PERFMON missing (not root)";
+  }
+  std::string last = LastLogLine();
+  return last.empty() ? std::string(strerror(code)) : last;
+}
+
+// /dev/shm's device in the kernel's dev_t encoding (MAJOR << 20 | MINOR).
+uint32_t ShmDev() {
+  struct stat st;
+  if (stat("/dev/shm", &st) != 0) return 0;
+  return (static_cast<uint32_t>(major(st.st_dev)) << 20) | static_cast<uint32_t>(minor(st.st_dev));
+}
+
+// The call a thread is blocked in, from /proc/<pid>/task/<tid>/syscall
+// ("nr arg1 … arg6 sp pc"); nr -1 when it is running in user space.
+void ReadCurrentSyscall(pid_t pid, pid_t tid, int32_t* nr, int32_t* fd) {
+  *nr = -1;
+  *fd = -1;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall");
+  std::string first;
+  if (!(in >> first) || first == "running") return;
+  long n = strtol(first.c_str(), nullptr, 10);
+  if (n < 0 || n >= IOT_NR_MAX) return;
+  uint64_t args[6] = {};
+  for (auto& a : args) {
+    std::string hex;
+    if (!(in >> hex)) break;
+    a = strtoull(hex.c_str(), nullptr, 16);
+  }
+  *nr = static_cast<int32_t>(n);
+  const int8_t fa = iot_syscalls[n].fd_arg;
+  if (fa >= 0) *fd = static_cast<int32_t>(args[fa]);
+}
+
+template <typename T>
+bool LookupPercpu(int map_fd, const void* key, int ncpu, std::vector<T>* out) {
+  out->resize(static_cast<size_t>(ncpu));
+  return bpf_map_lookup_elem(map_fd, key, out->data()) == 0;
+}
+
+// Every key of a hash map (it may change while it is walked: a key deleted
+// meanwhile ends the walk early, which costs a snapshot some entries at most).
+template <typename K>
+std::vector<K> Keys(int map_fd) {
+  std::vector<K> keys;
+  K key{};
+  K next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
+}
+
+void SetExit(ProcessStat* p, int status) {
+  p->exited = 1;
+  if (WIFEXITED(status)) p->exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) {
+    p->exit_signal = WTERMSIG(status);
+    p->core_dumped = WCOREDUMP(status) ? 1 : 0;
+  }
+}
+
+void SumSys(sys_stat* into, const sys_stat& s) {
+  into->calls += s.calls;
+  into->errors += s.errors;
+  into->eagain += s.eagain;
+  into->total_ns += s.total_ns;
+  into->max_ns = std::max(into->max_ns, s.max_ns);
+  into->bytes += s.bytes;
+  into->ready += s.ready;
+  into->watched += s.watched;
+  into->max_watched = std::max(into->max_watched, s.max_watched);
+  into->eagain_spin += s.eagain_spin;
+  for (int b = 0; b < IOT_LAT_BUCKETS; b++) into->lat_log2[b] += s.lat_log2[b];
+}
+
+void SumUring(uring_op_stat* into, const uring_op_stat& s) {
+  into->submitted += s.submitted;
+  into->completions += s.completions;
+  into->errors += s.errors;
+  into->eagain += s.eagain;
+  into->bytes += s.bytes;
+  into->total_ns += s.total_ns;
+  into->max_ns = std::max(into->max_ns, s.max_ns);
+  for (int b = 0; b < IOT_LAT_BUCKETS; b++) into->lat_log2[b] += s.lat_log2[b];
+}
+
+// io_stat is all sums but for the flags, which are OR'ed.
+void SumIo(io_stat* into, const io_stat& s) {
+  const __u64* from = reinterpret_cast<const __u64*>(&s);
+  __u64* to = reinterpret_cast<__u64*>(into);
+  constexpr size_t kFlags = offsetof(io_stat, uring_setup_flags) / sizeof(__u64);
+  for (size_t i = 0; i < sizeof(io_stat) / sizeof(__u64); i++) to[i] = i == kFlags ? (to[i] | from[i]) : to[i] + from[i];
+}
+static_assert(sizeof(io_stat) % sizeof(__u64) == 0, "io_stat is all __u64");
+static_assert(sizeof(iot_ebpf_counters) % sizeof(__u64) == 0, "iot_ebpf_counters is all __u64");
+
+}  // namespace
+
+std::string EbpfTracer::Unavailable() {
+  libbpf_set_print(KeepLibbpfLog);
+  iotrace_bpf* skel = iotrace_bpf__open();
+  if (!skel) return Explain(errno);
+  int rc = iotrace_bpf__load(skel);
+  int e = rc ? -rc : 0;
+  iotrace_bpf__destroy(skel);
+  return e ? Explain(e) : "";
+}
+
+TraceError EbpfTracer::Load() {
+  libbpf_set_print(KeepLibbpfLog);
+  ncpu_ = libbpf_num_possible_cpus();
+  if (ncpu_ <= 0) return SysError(-ncpu_, "libbpf_num_possible_cpus()");
+  skel_ = iotrace_bpf__open();
+  if (!skel_) return SysError(errno, "bpf_object__open(iotrace.bpf.o)", Explain(errno));
+  skel_->rodata->shm_dev = ShmDev();
+  if (int rc = iotrace_bpf__load(skel_)) return SysError(-rc, "bpf(BPF_PROG_LOAD)", Explain(-rc));
+  return TraceError();
+}
+
+// Marks a process and its threads as traced. Threads that are inside a
+// syscall now are shown blocked in it since the attach; its exit is counted
+// as unmatched, like the ptrace backend's.
+TraceError EbpfTracer::Follow(pid_t pid, pid_t parent, bool required) {
+  std::vector<pid_t> tasks = ListTasks(pid);
+  if (tasks.empty()) {
+    if (!required) return TraceError();
+    return SysError(ESRCH, "open(/proc/" + std::to_string(pid) + "/task)", "no such process");
+  }
+  const uint32_t key = static_cast<uint32_t>(pid);
+  iot_proc p{};
+  p.parent = static_cast<uint32_t>(parent);
+  bpf_map_update_elem(bpf_map__fd(skel_->maps.procs), &key, &p, BPF_NOEXIST);
+  const uint64_t now = MonoNs();
+  for (pid_t tid : tasks) {
+    iot_thread t{};
+    t.st.tgid = static_cast<uint32_t>(pid);
+    t.st.tid = static_cast<uint32_t>(tid);
+    ReadCurrentSyscall(pid, tid, &t.st.cur_nr, &t.st.cur_fd);
+    t.st.cur_since_ns = t.st.cur_nr >= 0 ? now : 0;
+    t.alive = 1;
+    const uint32_t tkey = static_cast<uint32_t>(tid);
+    // NOEXIST: a thread the fork probe saw first keeps its entry.
+    bpf_map_update_elem(bpf_map__fd(skel_->maps.threads), &tkey, &t, BPF_NOEXIST);
+  }
+  return TraceError();
+}
+
+std::unique_ptr<EbpfTracer> EbpfTracer::Attach(pid_t pid, const TracerOptions& opts, TraceError* err) {
+  std::unique_ptr<EbpfTracer> t(new EbpfTracer());
+  t->pid_ = pid;
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
+    *err = SysError(ESRCH, "kill(" + std::to_string(pid) + ", 0)", "no such process");
+    return nullptr;
+  }
+  if ((*err = t->Load()).code) return nullptr;
+  // The probes first, then the processes: a thread born in between is seen
+  // by the fork probe, one born before is in /proc.
+  if (int rc = iotrace_bpf__attach(t->skel_)) {
+    *err = SysError(-rc, "bpf(BPF_RAW_TRACEPOINT_OPEN)", Explain(-rc));
+    return nullptr;
+  }
+  if ((*err = t->Follow(pid, 0, true)).code) return nullptr;
+  for (pid_t extra : opts.extra_pids) t->Follow(extra, pid, false);
+  return t;
+}
+
+std::unique_ptr<EbpfTracer> EbpfTracer::Spawn(const SpawnSpec& spec, const TracerOptions& opts, TraceError* err) {
+  (void)opts;
+  std::unique_ptr<EbpfTracer> t(new EbpfTracer());
+  if ((*err = t->Load()).code) return nullptr;
+  if (int rc = iotrace_bpf__attach(t->skel_)) {
+    *err = SysError(-rc, "bpf(BPF_RAW_TRACEPOINT_OPEN)", Explain(-rc));
+    return nullptr;
+  }
+  std::vector<char*> argv, envp;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : spec.envp) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  // go: the child waits on it until it is followed; errpipe (close-on-exec)
+  // carries execve's errno, or closes on success.
+  int go[2], errpipe[2];
+  if (pipe2(go, O_CLOEXEC) < 0) {
+    *err = SysError(errno, "pipe2()");
+    return nullptr;
+  }
+  if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    *err = SysError(errno, "pipe2()");
+    close(go[0]);
+    close(go[1]);
+    return nullptr;
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    *err = SysError(errno, "fork()");
+    for (int fd : {go[0], go[1], errpipe[0], errpipe[1]}) close(fd);
+    return nullptr;
+  }
+  if (child == 0) {
+    PrepareChild(spec);
+    char c;
+    while (read(go[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    execve(spec.path.c_str(), argv.data(), envp.data());
+    int e = errno;
+    ssize_t ignored = write(errpipe[1], &e, sizeof e);
+    (void)ignored;
+    _exit(127);
+  }
+  close(go[0]);
+  close(errpipe[1]);
+  t->pid_ = child;
+  t->spawned_ = true;
+  // Counting starts at its execve: what it does before is iotrace's set-up.
+  const uint32_t key = static_cast<uint32_t>(child);
+  iot_proc p{};
+  bpf_map_update_elem(bpf_map__fd(t->skel_->maps.procs), &key, &p, BPF_ANY);
+  iot_thread th{};
+  th.st.tgid = key;
+  th.st.tid = key;
+  th.st.cur_nr = -1;
+  th.st.cur_fd = -1;
+  th.alive = 1;
+  th.until_exec = 1;
+  bpf_map_update_elem(bpf_map__fd(t->skel_->maps.threads), &key, &th, BPF_ANY);
+  char c = 1;
+  ssize_t ignored = write(go[1], &c, 1);
+  (void)ignored;
+  close(go[1]);
+  int e = 0;
+  ssize_t n;
+  while ((n = read(errpipe[0], &e, sizeof e)) < 0 && errno == EINTR) {
+  }
+  close(errpipe[0]);
+  if (n == static_cast<ssize_t>(sizeof e)) {
+    waitpid(child, nullptr, 0);
+    t->reaped_ = true;
+    *err = SysError(e, "execve(" + spec.path + ")");
+    return nullptr;
+  }
+  return t;
+}
+
+EbpfTracer::~EbpfTracer() { Stop(0); }
+
+bool EbpfTracer::Stop(int timeout_ms) {
+  (void)timeout_ms;  // nothing to wait for: the target never stopped
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return true;
+  if (skel_) {
+    last_ = Read();
+    last_status_ = StatusLocked();
+    // Links, programs and maps go with their file descriptors; the kernel
+    // does the same if iotrace is killed before it gets here.
+    iotrace_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+  stopped_ = true;
+  return true;
+}
+
+AggregateCopy EbpfTracer::Snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_ || !skel_) return last_;
+  return Read();
+}
+
+void EbpfTracer::Reap() {
+  if (!spawned_ || reaped_) return;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    reaped_ = true;
+    reaped_status_ = status;
+  }
+}
+
+TracerStatus EbpfTracer::Status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) {
+    // The target's end may come after the probes are gone: only a child of
+    // ours can still tell it.
+    Reap();
+    TracerStatus s = last_status_;
+    s.running = false;
+    if (reaped_) {
+      SetExit(&s.main, reaped_status_);
+      s.target_gone = true;
+    }
+    return s;
+  }
+  return StatusLocked();
+}
+
+TracerStatus EbpfTracer::StatusLocked() {
+  TracerStatus s;
+  s.running = !stopped_;
+  s.main.pid = static_cast<uint32_t>(pid_);
+  Reap();
+  bool all_gone = true;
+  if (skel_) {
+    const int fd = bpf_map__fd(skel_->maps.procs);
+    for (uint32_t key : Keys<uint32_t>(fd)) {
+      iot_proc p{};
+      if (bpf_map_lookup_elem(fd, &key, &p) != 0) continue;
+      // An exit the probe missed (before it was attached) shows as a pid that is gone.
+      const bool gone = p.exited || (kill(static_cast<pid_t>(key), 0) != 0 && errno == ESRCH);
+      if (!gone) all_gone = false;
+      if (static_cast<pid_t>(key) == pid_ && p.exited) SetExit(&s.main, p.status);
+    }
+  } else {
+    all_gone = false;
+  }
+  if (reaped_) SetExit(&s.main, reaped_status_);
+  s.target_gone = (skel_ && all_gone) || reaped_;
+  return s;
+}
+
+AggregateCopy EbpfTracer::Read() {
+  AggregateCopy c;
+  c.mono_ns = MonoNs();
+  const int ncpu = ncpu_;
+
+  std::vector<sys_stat> sys_cpu;
+  const int sys_fd = bpf_map__fd(skel_->maps.sys_stats);
+  for (uint32_t nr = 0; nr < IOT_NR_MAX; nr++) {
+    if (!LookupPercpu(sys_fd, &nr, ncpu, &sys_cpu)) continue;
+    sys_stat s{};
+    for (const auto& v : sys_cpu) SumSys(&s, v);
+    if (s.calls) c.syscalls.emplace_back(nr, s);
+  }
+
+  std::map<uint32_t, std::map<uint32_t, uint64_t>> errnos;
+  std::vector<uint64_t> counts;
+  const int errno_fd = bpf_map__fd(skel_->maps.errnos);
+  for (uint32_t key : Keys<uint32_t>(errno_fd)) {
+    if (!LookupPercpu(errno_fd, &key, ncpu, &counts)) continue;
+    uint64_t n = 0;
+    for (uint64_t v : counts) n += v;
+    if (n) errnos[key >> 8][key & 0xff] += n;
+  }
+  // In the order of c.syscalls, only for the syscalls listed there (the
+  // addon pairs them up in one pass).
+  for (const auto& sc : c.syscalls) {
+    auto it = errnos.find(sc.first);
+    if (it == errnos.end() || !sc.second.errors) continue;
+    c.errnos.emplace_back(sc.first, std::vector<std::pair<uint32_t, uint64_t>>(it->second.begin(), it->second.end()));
+  }
+
+  const int fd_fd = bpf_map__fd(skel_->maps.fds);
+  for (uint64_t key : Keys<uint64_t>(fd_fd)) {
+    fd_stat f{};
+    if (bpf_map_lookup_elem(fd_fd, &key, &f) != 0) continue;
+    Link& l = links_[key];
+    // Read the link the first time, and again after a close: the number may
+    // stand for another descriptor now. One closed for good keeps its last link.
+    if (l.link.empty() || l.closes != f.closes) {
+      char path[64], buf[4096];
+      snprintf(path, sizeof path, "/proc/%u/fd/%u", static_cast<unsigned>(key >> 32), static_cast<unsigned>(key & 0xffffffffu));
+      ssize_t n = readlink(path, buf, sizeof buf - 1);
+      if (n > 0) {
+        l.link.assign(buf, static_cast<size_t>(n));
+        l.closes = f.closes;
+      }
+    }
+    c.fds.emplace_back(key, f);
+    c.fd_links.push_back(l.link);
+  }
+
+  const int th_fd = bpf_map__fd(skel_->maps.threads);
+  for (uint32_t key : Keys<uint32_t>(th_fd)) {
+    iot_thread t{};
+    if (bpf_map_lookup_elem(th_fd, &key, &t) != 0) continue;
+    // Set-up entries of a command that never reached its execve are not threads of it yet.
+    if (t.until_exec) continue;
+    c.threads.push_back(t.st);
+    c.thread_alive.push_back(t.alive);
+    if (t.alive) c.tracees++;
+  }
+
+  const int proc_fd = bpf_map__fd(skel_->maps.procs);
+  for (uint32_t key : Keys<uint32_t>(proc_fd)) {
+    iot_proc p{};
+    if (bpf_map_lookup_elem(proc_fd, &key, &p) != 0) continue;
+    ProcessStat ps;
+    ps.pid = key;
+    ps.parent_pid = p.parent;
+    ps.execs = p.execs;
+    if (p.exited) SetExit(&ps, p.status);
+    c.processes.push_back(ps);
+  }
+
+  const uint32_t zero = 0;
+  std::vector<iot_ebpf_counters> cnt;
+  if (LookupPercpu(bpf_map__fd(skel_->maps.counters), &zero, ncpu, &cnt)) {
+    iot_ebpf_counters k{};
+    for (const auto& v : cnt) {
+      const __u64* from = reinterpret_cast<const __u64*>(&v);
+      __u64* to = reinterpret_cast<__u64*>(&k);
+      for (size_t i = 0; i < sizeof k / sizeof(__u64); i++) to[i] += from[i];
+    }
+    c.counters.clones = k.clones;
+    c.counters.forks = k.forks;
+    c.counters.execs = k.execs;
+    c.counters.thread_exits = k.thread_exits;
+    c.counters.signals = k.signals;
+    c.counters.unmatched_exits = k.unmatched_exits;
+    c.counters.unknown_nr = k.unknown_nr;
+    c.counters.fd_overflow = k.fd_overflow;
+    c.counters.thread_overflow = k.thread_overflow;
+    c.counters.process_overflow = k.process_overflow;
+    c.counters.uring_overflow = k.uring_overflow;
+  }
+  std::vector<io_stat> io;
+  if (LookupPercpu(bpf_map__fd(skel_->maps.io_stats), &zero, ncpu, &io))
+    for (const auto& v : io) SumIo(&c.io, v);
+
+  std::vector<uring_op_stat> ops;
+  const int ops_fd = bpf_map__fd(skel_->maps.uring_ops);
+  for (uint32_t op = 0; op < IOT_URING_OPS; op++) {
+    if (!LookupPercpu(ops_fd, &op, ncpu, &ops)) continue;
+    uring_op_stat s{};
+    for (const auto& v : ops) SumUring(&s, v);
+    if (s.submitted || s.completions) c.uring_ops.emplace_back(op, s);
+  }
+  return c;
+}
+
+}  // namespace iotrace
