@@ -201,13 +201,15 @@ after(() => {
 });
 
 describe('classifier inputs', () => {
-  for (const mode of ['seccomp', 'all-syscalls'] as const) {
-    it(`run ${mode === 'seccomp' ? 'with the seccomp filter' : 'with --all-syscalls'} measures io-setup's set-up exactly`, async (t) => {
-      const rec = path.join(dir, `run-${mode}.jsonl`);
-      const res = await iotraceDone(
-        ['run', '--json', '--record', rec, ...(mode === 'all-syscalls' ? ['--all-syscalls'] : []), '--', IO_SETUP, '--now', '--spins', String(SPINS)],
-        TIMEOUT_MS,
-      );
+  const RUNS = [
+    { mode: 'seccomp', text: 'ptrace with the seccomp filter', flags: ['--backend', 'ptrace'] },
+    { mode: 'all-syscalls', text: 'ptrace with --all-syscalls', flags: ['--backend', 'ptrace', '--all-syscalls'] },
+    { mode: 'all-syscalls', text: 'eBPF', flags: ['--backend', 'ebpf'] },
+  ] as const;
+  for (const { mode, text, flags } of RUNS) {
+    it(`run under ${text} measures io-setup's set-up exactly`, async (t) => {
+      const rec = path.join(dir, `run-${flags.join('')}.jsonl`);
+      const res = await iotraceDone(['run', '--json', '--record', rec, ...flags, '--', IO_SETUP, '--now', '--spins', String(SPINS)], TIMEOUT_MS);
       assert.equal(res.code, 0, `iotrace run failed:\n${res.stderr}`);
       // With --json the command's stdout goes to iotrace's stderr.
       const r = resultIn(res.stderr);
@@ -216,16 +218,17 @@ describe('classifier inputs', () => {
       const summary = JSON.parse(res.stdout) as { endReason: string; exit: unknown };
       assert.equal(summary.endReason, 'target-exit');
       assert.deepEqual(summary.exit, { code: 0, signal: null, coreDumped: false });
-      assertFigures(`run ${mode}`, lastSnapshot(rec), r, mode);
+      assertFigures(`run ${text}`, lastSnapshot(rec), r, mode);
     });
   }
 
-  it('attach measures what io-setup does after the attach exactly', async (t) => {
-    const rec = path.join(dir, 'attach.jsonl');
+  for (const backend of ['ptrace', 'ebpf'] as const) {
+  it(`attach (${backend}) measures what io-setup does after the attach exactly`, async (t) => {
+    const rec = path.join(dir, `attach-${backend}.jsonl`);
     const target = start(IO_SETUP, ['--spins', String(SPINS)]);
     const ready = JSON.parse((await target.waitFor(/^\{"pid":\d+,"ready":1\}$/m))[0]) as { pid: number };
     assert.equal(ready.pid, target.pid);
-    const tracer = iotrace(['attach', String(target.pid), '--json', '--no-ui', '--record', rec]);
+    const tracer = iotrace(['attach', String(target.pid), '--json', '--no-ui', '--record', rec, '--backend', backend]);
     await tracer.waitFor(/iotrace: attached to pid (\d+)/);
     // io-setup waits in sigwaitinfo for this; everything it measures comes after.
     process.kill(target.pid, 'SIGUSR1');
@@ -236,8 +239,9 @@ describe('classifier inputs', () => {
     if (r.zcOpt !== 0 || r.zc1 < 0 || r.zc2 < 0) t.diagnostic(`MSG_ZEROCOPY: setsockopt ${r.zcOpt}, sends ${r.zc1}, ${r.zc2}`);
     const summary = JSON.parse(tracer.stdout()) as { endReason: string; counters: { unmatchedExits: number } };
     assert.equal(summary.endReason, 'target-exit');
-    // The sigwaitinfo the attach interrupted: its exit is seen, not its entry.
+    // The sigwaitinfo the attach interrupted (ptrace) or found in progress (eBPF): its exit is seen, not its entry.
     assert.ok(summary.counters.unmatchedExits <= 1);
-    assertFigures('attach', lastSnapshot(rec), r, 'attach');
+    assertFigures(`attach ${backend}`, lastSnapshot(rec), r, 'attach');
   });
+  }
 });

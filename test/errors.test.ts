@@ -125,6 +125,7 @@ describe('attach refuses a pid it cannot trace', () => {
     assertUserError(res, /iotrace itself/);
   });
 
+  // ptrace's permission model; eBPF's (CAP_BPF, CAP_PERFMON) is test/ebpf.test.ts's.
   it('says permission denied and why without CAP_SYS_PTRACE, and leaves the target untouched', async () => {
     // Root with CAP_SYS_PTRACE dropped, against a process of another uid: the
     // kernel's ptrace_may_access() refuses exactly as it refuses a non-root
@@ -132,7 +133,7 @@ describe('attach refuses a pid it cannot trace', () => {
     const target = start('setpriv', [...NOBODY, 'sleep', '60']);
     await until('the sleeper runs as nobody', () => statusField(target.pid, 'Uid')?.split(/\s+/)[0] === '65534' && fs.readFileSync(`/proc/${target.pid}/comm`, 'utf8').trim() === 'sleep');
     const before = ctxtSwitches(target.pid);
-    const res = await runDone('setpriv', ['--bounding-set=-sys_ptrace', '--inh-caps=-sys_ptrace', process.execPath, IOTRACE, 'attach', String(target.pid)]);
+    const res = await runDone('setpriv', ['--bounding-set=-sys_ptrace', '--inh-caps=-sys_ptrace', process.execPath, IOTRACE, 'attach', '--backend', 'ptrace', String(target.pid)]);
     assertUserError(res, /permission denied/);
     assert.match(res.stderr, /without CAP_SYS_PTRACE.*uid 65534/);
     assertRunningUntraced(target.pid);
@@ -145,7 +146,8 @@ describe('attach refuses a pid it cannot trace', () => {
     const strace = start('strace', ['-o', '/dev/null', '-p', String(target.pid)]);
     try {
       await strace.waitFor(/attached/);
-      const res = await iotraceDone(['attach', String(target.pid)]);
+      // ptrace allows one tracer per process (eBPF watches alongside: test/ebpf.test.ts).
+      const res = await iotraceDone(['attach', '--backend', 'ptrace', String(target.pid)]);
       assertUserError(res, new RegExp(`already traced by pid ${strace.pid}\\b`));
       assert.match(res.stderr, /permission denied/);
       assert.equal(statusField(target.pid, 'TracerPid'), String(strace.pid), 'strace lost its tracee');
@@ -155,11 +157,11 @@ describe('attach refuses a pid it cannot trace', () => {
       try {
         const kept = path.join(dir, 'kept.jsonl');
         fs.writeFileSync(kept, 'keep me\n', { mode: 0o644 });
-        const again = await iotraceDone(['attach', String(target.pid), '--record', kept]);
+        const again = await iotraceDone(['attach', '--backend', 'ptrace', String(target.pid), '--record', kept]);
         assertUserError(again, /already traced/);
         assert.equal(fs.readFileSync(kept, 'utf8'), 'keep me\n', 'the failed attach truncated the recording');
         const fresh = path.join(dir, 'fresh.jsonl');
-        await iotraceDone(['attach', String(target.pid), '--record', fresh]);
+        await iotraceDone(['attach', '--backend', 'ptrace', String(target.pid), '--record', fresh]);
         assert.equal(fs.existsSync(fresh), false, 'the failed attach created a recording');
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -247,14 +249,15 @@ describe('a recording that cannot be written', () => {
     const target = await startSleeper();
     const before = ctxtSwitches(target.pid);
     const file = '/nonexistent-dir/x.jsonl';
-    const res = await iotraceDone(['attach', String(target.pid), '--record', file]);
+    // ptrace: its attach wakes the target, which makes "nothing was attached" checkable.
+    const res = await iotraceDone(['attach', '--backend', 'ptrace', String(target.pid), '--record', file]);
     assertUserError(res, new RegExp(`cannot write recording ${file}: ENOENT`));
     assertRunningUntraced(target.pid);
     // A PTRACE_SEIZE + PTRACE_INTERRUPT would have woken the sleeper at least once.
     assert.equal(ctxtSwitches(target.pid), before, 'the target was stopped or woken: it was attached');
 
     // Control: a real attach does wake it, so the check above can fail.
-    const ok = await iotraceDone(['attach', String(target.pid), '--duration', '0.2', '--json']);
+    const ok = await iotraceDone(['attach', '--backend', 'ptrace', String(target.pid), '--duration', '0.2', '--json']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.ok(ctxtSwitches(target.pid) > before, 'an attach did not change the context switch count');
     assertRunningUntraced(target.pid);

@@ -129,18 +129,23 @@ function assertThreadsUntraced(pid: number): void {
   }
 }
 
+/** Each server is traced by each backend in turn. */
+const BACKENDS = ['ebpf', 'ptrace'] as const;
+type BackendName = (typeof BACKENDS)[number];
+
 /**
  * Attaches iotrace to pid (with --children when asked), waits until every
  * thread of every pid is traced, runs the load, and lets iotrace end by its
  * --duration.
  */
-async function traceUnderLoad(pid: number, allPids: number[], children: boolean, load: () => Promise<void>): Promise<Traced> {
-  const args = ['attach', String(pid), ...(children ? ['--children'] : []), '--duration', String(TRACE_SEC), '--json', '--no-ui'];
+async function traceUnderLoad(backend: BackendName, pid: number, allPids: number[], children: boolean, load: () => Promise<void>): Promise<Traced> {
+  const args = ['attach', String(pid), '--backend', backend, ...(children ? ['--children'] : []), '--duration', String(TRACE_SEC), '--json', '--no-ui'];
   const tracer: Proc = iotrace(args);
-  await tracer.waitFor(/iotrace: attached to pid \d+/, 15000);
-  // The line comes once the attach is done; TracerPid of every thread says so too.
+  await tracer.waitFor(new RegExp(`iotrace: attached to pid \\d+ .* via ${backend}`), 15000);
+  // The line comes once the attach is done; under ptrace TracerPid of every
+  // thread says so too (eBPF leaves no trace in /proc).
   const deadline = Date.now() + 10000;
-  while (!allPids.every(traced)) {
+  while (backend === 'ptrace' && !allPids.every(traced)) {
     assert.ok(Date.now() < deadline, `not every thread of ${allPids.join(', ')} is traced 10 s after "attached":\n${tracer.stderr()}`);
     await sleep(10);
   }
@@ -212,8 +217,8 @@ const NGINX_CASES = [
   { name: 'nginx sendfile off, 1 worker', workers: 1, sendfile: false },
 ] as const;
 
-for (const c of NGINX_CASES) {
-  describe(`${c.name}, under wrk, traced by iotrace attach --children`, () => {
+for (const backend of BACKENDS) for (const c of NGINX_CASES) {
+  describe(`${c.name}, under wrk, traced by iotrace attach --children --backend ${backend}`, () => {
     let server: Awaited<ReturnType<typeof startNginx>>;
     let run: Traced;
     const loads: Array<{ file: string; size: number; r: WrkResult }> = [];
@@ -221,7 +226,7 @@ for (const c of NGINX_CASES) {
     before(async () => {
       server = await startNginx({ workers: c.workers, sendfile: c.sendfile });
       const pids = [server.masterPid, ...server.workerPids];
-      run = await traceUnderLoad(server.masterPid, pids, true, async () => {
+      run = await traceUnderLoad(backend, server.masterPid, pids, true, async () => {
         for (const [file, size] of Object.entries(NGINX_FILES)) loads.push({ file, size, r: await wrk(server.port, `/${file}`, WRK_SEC, CONNECTIONS) });
       });
     });
@@ -286,14 +291,14 @@ for (const c of NGINX_CASES) {
 
 // ---------------------------------------------------------------- redis
 
-describe('redis-server, under redis-benchmark, traced by iotrace attach', () => {
+for (const backend of BACKENDS) describe(`redis-server, under redis-benchmark, traced by iotrace attach --backend ${backend}`, () => {
   let server: Awaited<ReturnType<typeof startRedis>>;
   let run: Traced;
   let bench: RedisBenchResult;
 
   before(async () => {
     server = await startRedis();
-    run = await traceUnderLoad(server.pid, [server.pid], false, async () => {
+    run = await traceUnderLoad(backend, server.pid, [server.pid], false, async () => {
       bench = await redisBenchmark(server.port, REDIS_REQUESTS, CONNECTIONS);
     });
   });
