@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 # the test workloads. g++/make/python3: node-gyp. liburing-dev: the lab's
 # io_uring server. nginx (/usr/sbin/nginx; nginx-light is only nginx plus the
 # echo module), redis-server, redis-tools (redis-benchmark), wrk: the real
-# servers and load generators of test/real-servers.test.ts.
+# servers and load generators of test/real-servers.test.ts. tmux: the real
+# terminal test/dashboard.test.ts drives the dashboard in.
 need=()
-for pkg in strace g++ make python3 libc6-dev liburing-dev nginx redis-server redis-tools wrk; do
+for pkg in strace g++ make python3 libc6-dev liburing-dev nginx redis-server redis-tools wrk tmux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
