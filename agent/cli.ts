@@ -7,6 +7,7 @@ import { registerAttach } from './commands/attach';
 import { registerClassify } from './commands/classify';
 import { registerInspect } from './commands/inspect';
 import { registerLab } from './commands/lab';
+import { registerReplay } from './commands/replay';
 import { registerReport } from './commands/report';
 import { registerRun } from './commands/run';
 import { EXIT_BUG, EXIT_USAGE, IotraceError } from './errors';
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<void> {
   registerClassify(program);
   registerInspect(program);
   registerLab(program);
+  registerReplay(program);
   program.addHelpText(
     'after',
     `
@@ -55,6 +57,7 @@ Examples:
   iotrace attach 4242 --duration 10       trace a running server for 10 s
   iotrace run -- ./server --port 8080     start a server under trace
   iotrace report session.jsonl            summary of a recording
+  iotrace replay session.jsonl --speed 2  the dashboard, driven by a recording
   iotrace classify session.jsonl --from 10 --to 20
                                           the I/O model of a window of a recording
   iotrace inspect 4242                    blocked syscalls, fds, epoll and io_uring from /proc, no ptrace

@@ -71,7 +71,9 @@ const POLL_MS = 50;
 export class Session {
   readonly header: SessionHeader;
   private readonly backend: Backend;
-  private readonly recorder: Recorder | undefined;
+  /** Replaced by startRecording/stopRecording (the dashboard's r key). */
+  private recorder: Recorder | undefined;
+  private last: Snapshot | undefined;
   private readonly warnings: string[] = [];
   private endReason: string | undefined;
   private wake: (() => void) | undefined;
@@ -156,6 +158,7 @@ export class Session {
           this.record({ type: 'snapshot', snapshot: cur, classification: this.classify(cur) });
           this.opts.onSnapshot?.(cur, prev);
           prev = cur;
+          this.last = cur;
         }
       }
     } finally {
@@ -181,6 +184,37 @@ export class Session {
     this.record({ type: 'summary', summary });
     this.recorder?.close();
     return { summary, exit: status.exit };
+  }
+
+  /** The file being recorded to, if any. */
+  get recording(): string | undefined {
+    return this.recorder?.file;
+  }
+
+  /**
+   * Starts recording mid-session: the header, then the latest snapshot, so
+   * the file is a recording `report` reads from the first moment. Its
+   * snapshots keep the session's clock (tNs since the session started).
+   */
+  startRecording(file: string): void {
+    if (this.recorder) throw new IotraceError('ERECORD', `already recording to ${this.recorder.file}`);
+    checkRecordingPath(file);
+    this.recorder = new Recorder(file);
+    this.record({ ...this.header });
+    if (this.last) this.record({ type: 'snapshot', snapshot: this.last, classification: this.classify(this.last) });
+  }
+
+  /** Ends a recording while the session goes on: a last snapshot and a summary line, as at the end of a session. */
+  stopRecording(): string | undefined {
+    const rec = this.recorder;
+    if (!rec) return undefined;
+    const now = this.backend.snapshot();
+    this.record({ type: 'snapshot', snapshot: now, classification: this.classify(now) });
+    const summary = summarize({ header: this.header, snapshot: now, endReason: 'recording stopped (the session went on)', exit: null, warnings: [...this.warnings] });
+    this.record({ type: 'summary', summary });
+    rec.close();
+    this.recorder = undefined;
+    return rec.file;
   }
 
   /**

@@ -11,9 +11,10 @@ cd "$(dirname "$0")/.."
 # io_uring server. nginx (/usr/sbin/nginx; nginx-light is only nginx plus the
 # echo module), redis-server, redis-tools (redis-benchmark), wrk: the real
 # servers and load generators of test/real-servers.test.ts. clang, bpftool,
-# libbpf-dev: the eBPF probes (probes/Makefile) and the addon's libbpf.
+# libbpf-dev: the eBPF probes (probes/Makefile) and the addon's libbpf. tmux:
+# the real terminal test/dashboard.test.ts drives the dashboard in.
 need=()
-for pkg in strace g++ make python3 libc6-dev liburing-dev clang bpftool libbpf-dev nginx redis-server redis-tools wrk; do
+for pkg in strace g++ make python3 libc6-dev liburing-dev clang bpftool libbpf-dev nginx redis-server redis-tools wrk tmux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -6,12 +6,14 @@ import * as fs from 'node:fs';
 
 import { InvalidArgumentError, type Command } from 'commander';
 
+import type { Dashboard } from '../../dashboard/dashboard';
+import type { BackendChoice } from '../backend';
 import { IotraceError } from '../errors';
 import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
 import { checkClassification, checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
 import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
-import type { BackendChoice } from '../backend';
+import { openLiveDashboard } from './live-dashboard';
 import { backendOption, parseInterval, parseSeconds } from './options';
 
 interface LabCliOptions {
@@ -182,7 +184,10 @@ Examples:
       }
       if (!name && opts.record) throw new IotraceError('EUSAGE', '--record needs one model', 2);
       const tour = !name;
-      const live = !opts.json && opts.ui && process.stdout.isTTY === true && !tour;
+      // The dashboard on a terminal; the live line when only stderr is one.
+      const ui = !opts.json && opts.ui && process.stdout.isTTY === true && !tour;
+      const live = !ui && !opts.json && opts.ui && process.stderr.isTTY === true && !tour;
+      let dash: Dashboard | undefined;
       let stopNow: ((reason: string) => void) | undefined;
       let interrupted = false;
       const onSignal = (sig: NodeJS.Signals): void => {
@@ -195,17 +200,25 @@ Examples:
         for (const m of models as LabModel[]) {
           if (interrupted) break;
           process.stderr.write(`iotrace lab: ${m.name}: ${m.summary}\n`);
-          const r = await runLab({
-            model: m,
-            backend: opts.backend,
-            durationSec: tour && opts.duration === 5 ? 2 : opts.duration,
-            connections: opts.connections,
-            intervalSec: opts.interval,
-            record: opts.record,
-            warn: (msg) => process.stderr.write(`iotrace: warning: ${msg}\n`),
-            onSnapshot: live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
-            onStoppable: (stop) => (stopNow = stop),
-          });
+          let r: LabRunResult;
+          try {
+            r = await runLab({
+              model: m,
+              backend: opts.backend,
+              durationSec: tour && opts.duration === 5 ? 2 : opts.duration,
+              connections: opts.connections,
+              intervalSec: opts.interval,
+              record: opts.record,
+              warn: (msg) => (dash ? dash.notify(`warning: ${msg}`) : process.stderr.write(`iotrace: warning: ${msg}\n`)),
+              onSnapshot: ui ? (cur) => dash?.push(cur) : live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
+              onStoppable: (stop) => (stopNow = stop),
+              // Raw mode turns Ctrl-C into a key: q and Ctrl-C take SIGINT's path.
+              onSession: ui ? (session) => (dash = openLiveDashboard(session, () => onSignal('SIGINT'))) : undefined,
+            });
+          } finally {
+            dash?.close();
+            dash = undefined;
+          }
           results.push(r);
           if (!opts.json && !tour) {
             process.stdout.write(`${m.name}: ${m.summary}\n  is:       ${truthLine(m)}\n  ${classifiedText(r)}\n  ${signatureText(r)}\n  ${loadText(r)}\n\n`);

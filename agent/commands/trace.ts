@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The shared end of attach and run: run a session with its live line, signal
 // handling and output, and return the exit status.
+import type { Dashboard } from '../../dashboard/dashboard';
 import type { BackendChoice } from '../backend';
 import { formatLiveLine, formatSummary } from '../format';
 import { Session, type SessionOptions, type SessionResult } from '../session';
+import { openLiveDashboard } from './live-dashboard';
 
 export interface TraceCliOptions {
   backend: BackendChoice;
@@ -26,7 +28,10 @@ export async function traceToEnd(
   base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record' | 'children' | 'backend'>,
   cli: TraceCliOptions,
 ): Promise<SessionResult> {
-  const live = !cli.json && cli.ui && process.stdout.isTTY === true;
+  // The dashboard on a terminal; the live line when only stderr is one.
+  const ui = !cli.json && cli.ui && process.stdout.isTTY === true;
+  const live = !ui && !cli.json && cli.ui && process.stderr.isTTY === true;
+  let dash: Dashboard | undefined;
   let session: Session | undefined;
   let pending: NodeJS.Signals | undefined;
   let forwarded = false;
@@ -60,8 +65,10 @@ export async function traceToEnd(
       intervalMs: cli.interval * 1000,
       record: cli.record,
       children: cli.children === true,
-      warn: (m) => process.stderr.write(`iotrace: warning: ${m}\n`),
-      onSnapshot: live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
+      // Nothing may write to the terminal under the dashboard: warnings go to
+      // its header (the summary lists them all again).
+      warn: (m) => (dash ? dash.notify(`warning: ${m}`) : process.stderr.write(`iotrace: warning: ${m}\n`)),
+      onSnapshot: ui ? (cur) => dash?.push(cur) : live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
     });
     const { target, backend, backendReason } = session.header;
     const fallback = backendReason?.startsWith('ebpf unavailable') ? ` (${backendReason})` : '';
@@ -69,7 +76,15 @@ export async function traceToEnd(
       `iotrace: ${base.mode === 'attach' ? 'attached to' : 'started'} pid ${session.pid} (${target.cmdline || target.comm}) via ${backend}${fallback}${cli.record ? `, recording to ${cli.record}` : ''}\n`,
     );
     if (pending) onSignal(pending);
-    const result = await session.run();
+    // Raw mode turns Ctrl-C into a key: q and Ctrl-C take SIGINT's path.
+    if (ui) dash = openLiveDashboard(session, () => onSignal('SIGINT'));
+    let result: SessionResult;
+    try {
+      result = await session.run();
+    } finally {
+      dash?.close();
+      dash = undefined;
+    }
     if (cli.json) process.stdout.write(JSON.stringify(result.summary, null, 2) + '\n');
     else process.stdout.write(formatSummary(result.summary));
     return result;

@@ -35,6 +35,8 @@ export interface LabRunOptions {
   warn: (message: string) => void;
   /** Receives a function that ends the session early (Ctrl-C). */
   onStoppable?: (stop: (reason: string) => void) => void;
+  /** Receives the session once attached (the dashboard reads its header, records through it). */
+  onSession?: (session: Session) => void;
 }
 
 export interface LabRunResult {
@@ -155,6 +157,7 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
     const loadExit = new Promise<void>((resolve) => loader?.on('close', () => resolve()));
 
     opts.onStoppable?.((reason) => session.stop(reason));
+    opts.onSession?.(session);
     const result = await session.run();
 
     // The load ends by itself 2 s after the session; SIGINT makes it report now.
