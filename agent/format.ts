@@ -3,7 +3,8 @@
 import { formatClassification } from './classify/format';
 import type { Snapshot } from './snapshot';
 import { ratesPerSec } from './snapshot';
-import type { Summary } from './summary';
+import type { Summary, UringOpSummary } from './summary';
+import { uringOpKind } from './uring-ops';
 
 export function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -38,6 +39,42 @@ function table(head: string[], rows: string[][], left: ReadonlySet<number> = new
 
 const TOP = 20;
 
+/** The rings' share of the work, beside the syscalls' totals whose bytes it is not in. */
+function uringTotalsLine(ops: readonly UringOpSummary[], durationNs: number): string {
+  const bytes = { read: 0, write: 0, 'zero-copy': 0, accept: 0, other: 0 };
+  for (const o of ops) bytes[uringOpKind(o.name)] += o.bytes;
+  const submitted = ops.reduce((n, o) => n + o.submitted, 0);
+  const errors = ops.reduce((n, o) => n + o.errors, 0);
+  const perSec = durationNs > 0 ? `${fmtInt(submitted / (durationNs / 1e9))}/s` : '';
+  return (
+    `${fmtInt(submitted)} io_uring requests${perSec ? ` (${perSec})` : ''}, ${fmtInt(errors)} errors; ` +
+    `copied in ${fmtBytes(bytes.read)}, out ${fmtBytes(bytes.write)}, zero-copy ${fmtBytes(bytes['zero-copy'])}`
+  );
+}
+
+/** The io_uring requests table: opcodes a syscall table cannot show, latency from submission to completion. */
+function formatUringOps(ops: readonly UringOpSummary[]): string[] {
+  const n = (v: number): string => (v ? fmtInt(v) : '');
+  return [
+    'io_uring requests (latency: submission to completion):',
+    ...table(
+      ['opcode', 'submitted', 'completions', 'errors', 'EAGAIN', 'avg', 'p50', 'p99', 'max', 'bytes'],
+      ops.map((o) => [
+        o.name,
+        fmtInt(o.submitted),
+        fmtInt(o.completions),
+        n(o.errors),
+        n(o.eagain),
+        fmtNs(o.avgNs),
+        fmtNs(o.p50Ns),
+        fmtNs(o.p99Ns),
+        fmtNs(o.maxNs),
+        o.bytes ? fmtBytes(o.bytes) : '',
+      ]),
+    ),
+  ];
+}
+
 export function formatSummary(s: Summary): string {
   const out: string[] = [];
   const who = s.target.cmdline || s.target.comm || '?';
@@ -53,6 +90,10 @@ export function formatSummary(s: Summary): string {
     `${fmtInt(t.calls)} syscalls (${fmtInt(t.callsPerSec)}/s), ${fmtInt(t.errors)} errors, ${fmtNs(t.totalNs)} inside syscalls; ` +
       `copied in ${fmtBytes(t.bytesCopiedIn)}, out ${fmtBytes(t.bytesCopiedOut)}, zero-copy ${fmtBytes(t.bytesZeroCopy)}`,
   );
+  // Only where a ring was used: under ptrace there are none to show, and an
+  // epoll server under eBPF has an empty list (--json still carries it).
+  const uringOps = s.uringOps?.length ? s.uringOps : null;
+  if (uringOps) out.push(uringTotalsLine(uringOps, s.durationNs));
   out.push('');
   // Older summaries (recordings made before the classifier) have none.
   if (s.classification) out.push(...formatClassification(s.classification), '');
@@ -80,6 +121,7 @@ export function formatSummary(s: Summary): string {
     .filter((c) => c.errors > 0)
     .map((c) => `${c.name} ${Object.entries(c.errnos).sort((a, b) => b[1] - a[1]).map(([e, n]) => `${e}×${fmtInt(n)}`).join(' ')}`);
   if (errs.length) out.push('', `errors by errno: ${errs.join('; ')}`);
+  if (uringOps) out.push('', ...formatUringOps(uringOps));
 
   const fds = s.fds.filter((f) => f.calls > 0);
   if (fds.length) {

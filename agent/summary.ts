@@ -6,7 +6,7 @@ import { classify } from './classify';
 import type { Classification } from './classify/vocabulary';
 import { quantileNs } from './histogram';
 import type { SessionHeader } from './recording-schema';
-import { rateGroup, type Counters, type FdStat, type ProcessStat, type RateGroup, type Snapshot } from './snapshot';
+import { rateGroup, type Counters, type FdStat, type ProcessStat, type RateGroup, type Snapshot, type UringOpStat } from './snapshot';
 import type { SyscallClass } from './gen/syscalls';
 
 export const SUMMARY_SCHEMA = 'iotrace.summary/1';
@@ -25,6 +25,22 @@ export interface SyscallSummary {
   p99Ns: number;
   maxNs: number;
   bytes: number;
+}
+
+/** One io_uring opcode, latencies from submission to completion (eBPF backend only). */
+export interface UringOpSummary {
+  name: string;
+  opcode: number;
+  submitted: number;
+  completions: number;
+  errors: number;
+  eagain: number;
+  bytes: number;
+  totalNs: number;
+  avgNs: number;
+  p50Ns: number;
+  p99Ns: number;
+  maxNs: number;
 }
 
 export interface ThreadSummary {
@@ -73,6 +89,8 @@ export interface Summary {
   };
   groups: GroupSummary[];
   syscalls: SyscallSummary[];
+  /** io_uring requests by opcode: only when the backend sees them (eBPF), absent otherwise. */
+  uringOps?: UringOpSummary[];
   fds: FdStat[];
   threads: ThreadSummary[];
   processes: ProcessStat[];
@@ -86,6 +104,26 @@ export interface SummaryInput {
   endReason: string;
   exit: TargetExit | null;
   warnings: string[];
+}
+
+function uringOpSummary(o: UringOpStat): UringOpSummary {
+  // Only the CQEs that found their request carry a latency (a multishot
+  // request's intermediate CQEs do not): the histogram counts those.
+  const timed = o.latLog2.reduce((a, b) => a + b, 0);
+  return {
+    name: o.name,
+    opcode: o.opcode,
+    submitted: o.submitted,
+    completions: o.completions,
+    errors: o.errors,
+    eagain: o.eagain,
+    bytes: o.bytes,
+    totalNs: o.totalNs,
+    avgNs: timed ? Math.round(o.totalNs / timed) : 0,
+    p50Ns: quantileNs(o.latLog2, 0.5, o.maxNs),
+    p99Ns: quantileNs(o.latLog2, 0.99, o.maxNs),
+    maxNs: o.maxNs,
+  };
 }
 
 export function summarize({ header, snapshot, endReason, exit, warnings }: SummaryInput): Summary {
@@ -150,6 +188,11 @@ export function summarize({ header, snapshot, endReason, exit, warnings }: Summa
     },
     groups: [...groups.values()].sort((a, b) => b.calls - a.calls),
     syscalls,
+    // Requests in flight overlap, so their summed latency is no share of the
+    // session's time: the busiest opcodes come first, not the slowest.
+    ...(snapshot.uringOps
+      ? { uringOps: snapshot.uringOps.map(uringOpSummary).sort((a, b) => b.submitted - a.submitted || b.completions - a.completions || a.opcode - b.opcode) }
+      : {}),
     fds,
     threads,
     processes: [...snapshot.processes].sort((a, b) => a.pid - b.pid),

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 
 import { SYSCALL_BY_NAME } from '../gen/syscalls';
 import type { Inspection, InspectedProcess } from '../inspection';
-import { WAIT_KINDS, type Counters, type FdStat, type IoStats, type Snapshot, type ThreadStat, type WaitKind } from '../snapshot';
+import { WAIT_KINDS, type Counters, type FdStat, type IoStats, type Snapshot, type ThreadStat, type UringOpStat, type WaitKind } from '../snapshot';
 import { windowOf } from '../snapshot-window';
+import { URING_OP_NAMES } from '../uring-ops';
 import { classify } from './index';
 
 type Sys = { calls: number; errors?: number; eagain?: number; eagainSpin?: number; bytes?: number; ready?: number; watched?: number; maxWatched?: number; totalNs?: number };
@@ -42,8 +43,19 @@ function io(o: Partial<IoStats> = {}): IoStats {
   };
 }
 
-function snap(o: { sec?: number; sys?: Record<string, Sys>; threads?: ThreadStat[]; fds?: FdStat[]; io?: Partial<IoStats>; counters?: Partial<Counters> }): Snapshot {
+type Op = Partial<Omit<UringOpStat, 'name' | 'opcode'>>;
+
+/** An io_uring opcode's figures as the eBPF backend reports them; completions default to submitted. */
+function uop(name: string, o: Op = {}): UringOpStat {
+  const opcode = URING_OP_NAMES.indexOf(name);
+  assert.ok(opcode >= 0, `no io_uring opcode ${name}`);
+  const submitted = o.submitted ?? 0;
+  return { opcode, name, submitted, completions: submitted, errors: 0, eagain: 0, bytes: 0, totalNs: 0, maxNs: 0, latLog2: new Array<number>(32).fill(0), ...o };
+}
+
+function snap(o: { sec?: number; sys?: Record<string, Sys>; threads?: ThreadStat[]; fds?: FdStat[]; io?: Partial<IoStats>; counters?: Partial<Counters>; uring?: Record<string, Op> }): Snapshot {
   return {
+    ...(o.uring ? { uringOps: Object.entries(o.uring).map(([name, op]) => uop(name, op)) } : {}),
     tNs: (o.sec ?? 10) * 1e9,
     tracees: 1,
     syscalls: Object.entries(o.sys ?? {}).map(([name, s]) => {
@@ -275,6 +287,122 @@ describe('classify', () => {
     assert.equal(w.threads[0].waitNs.io, 0.5e9);
     assert.equal(w.io?.epollCtlAdd, 2);
     assert.equal(w.io?.uringSetupFlags, 2, 'flags are an OR, not a count');
+  });
+
+  describe('io_uring requests from the tracepoints (eBPF backend)', () => {
+    // The lab's io_uring echo server: one thread in io_uring_enter, accept,
+    // recv and send as SQEs, no I/O syscall at all.
+    const MiB = 1024 * 1024;
+    const ringServer = (uring: Record<string, Op> | undefined, io: Partial<IoStats> = { uringSetups: 1, uringSubmitted: 20_016 }): Snapshot => snap({
+      sec: 2,
+      sys: { io_uring_enter: { calls: 2500, totalNs: 1.8e9 } },
+      threads: [thread(100, 100, { ns: { uring: 1.8e9 }, calls: { uring: 2500 } })],
+      fds: [fd(100, 5, 'io_uring', 'anon_inode:[io_uring]', { calls: 2500 })],
+      io,
+      uring,
+    });
+    const echo = { accept: { submitted: 17, completions: 16 }, recv: { submitted: 10_000, bytes: MiB }, send: { submitted: 10_000, bytes: MiB } };
+
+    it('recv/send moved the bytes: copy at high confidence, with the opcodes and their bytes as evidence', () => {
+      const c = classify({ window: ringServer(echo) });
+      assert.deepEqual(labels(c.data), ['copy']);
+      assert.equal(c.data[0].confidence, 'high');
+      assert.equal(c.data[0].bytes, 2 * MiB);
+      assert.match(c.data[0].evidence.join(' '), /io_uring recv 1 MiB in 10,000 completions, send 1 MiB in 10,000 completions \(from the io_uring tracepoints\)/);
+      assert.doesNotMatch(c.data[0].evidence.join(' '), /inferred|read\/write-family calls/);
+      assert.equal(c.idle, false);
+    });
+
+    it('accept completions are connections and recv completions exchanges: a server, with honest costs per request', () => {
+      const c = classify({ window: ringServer(echo) });
+      assert.equal(c.role, 'server');
+      assert.equal(c.costs.accepts, 16, 'completed accepts; the one still armed is no connection');
+      assert.equal(c.costs.exchanges, 10_000);
+      assert.equal(c.costs.requestBasis, 'exchanges');
+      const r = c.costs.perRequest!;
+      assert.equal(r.syscalls, 0.25, 'io_uring_enter calls only: SQEs are no syscalls');
+      assert.equal(r.modeSwitches, 0.5);
+      assert.equal(r.uringRequests, 2.0017, 'recv + send, and the accepts');
+      assert.equal(r.cpuCopies, 2, 'a recv and a send that moved bytes');
+      assert.equal(c.costs.bytesSent, MiB);
+      assert.equal(c.costs.copiesPerByte, 2);
+      assert.equal(c.costs.perKiB?.uringRequests, 20_017 / 1024);
+      assert.equal(c.ioUring?.requests, 20_017);
+      assert.equal(c.ioUring?.completions, 20_016);
+      assert.match(c.wait[0].evidence.join(' '), /20,017 io_uring requests submitted, 20,016 completed \(recv 10,000, send 10,000, accept 17\)/);
+      assert.deepEqual(labels(c.concurrency), ['single-thread']);
+      assert.equal(c.concurrency[0].confidence, 'high', "the ring's completions are the loop thread's I/O");
+    });
+
+    it('send_zc is msg_zerocopy: no CPU copy of the bytes sent', () => {
+      const c = classify({ window: ringServer({ recv: { submitted: 100, bytes: 64 * 1024 }, send_zc: { submitted: 100, bytes: 4 * MiB } }) });
+      assert.deepEqual(labels(c.data), ['msg_zerocopy', 'copy']);
+      assert.equal(c.data[0].confidence, 'high');
+      assert.match(c.data[0].evidence.join(' '), /io_uring send_zc 4 MiB in 100 completions \(from the io_uring tracepoints\): sent from pinned user pages/);
+      assert.equal(c.data[1].minor, true);
+      assert.equal(c.costs.bytesNoUserCopy, 4 * MiB);
+      assert.equal(c.costs.copiesPerByte, 1 / 64, 'only the received bytes were copied');
+    });
+
+    it('splice and tee are splice', () => {
+      const c = classify({ window: ringServer({ splice: { submitted: 200, bytes: 8 * MiB }, tee: { submitted: 10, bytes: MiB } }) });
+      assert.deepEqual(labels(c.data), ['splice']);
+      assert.equal(c.data[0].bytes, 9 * MiB);
+      assert.match(c.data[0].evidence.join(' '), /io_uring splice 8 MiB in 200 completions, tee 1 MiB in 10 completions/);
+      assert.equal(c.costs.bytesCopied, 0);
+    });
+
+    it('ring bytes and syscall bytes share one data path: each half in its own sentence', () => {
+      const s = ringServer({ readv: { submitted: 100, bytes: 3 * MiB } });
+      s.syscalls.push(...snap({ sys: { writev: { calls: 100, bytes: 3 * MiB } } }).syscalls);
+      const c = classify({ window: s });
+      assert.deepEqual(labels(c.data), ['copy']);
+      assert.equal(c.data[0].bytes, 6 * MiB);
+      assert.match(c.data[0].evidence[0], /3,072 KiB through read\/write-family calls \(read 0 KiB, written 3,072 KiB\)/);
+      assert.match(c.data[0].evidence[1], /^io_uring readv 3 MiB/);
+      assert.match(c.notes.join(' '), /3 MiB moved by io_uring read\/write requests .* not in socket bytes or exchanges/);
+    });
+
+    it('without the tracepoints (ptrace) the data path is still inferred from the submissions, at low confidence', () => {
+      const c = classify({ window: ringServer(undefined) });
+      assert.deepEqual(labels(c.data), ['copy']);
+      assert.equal(c.data[0].confidence, 'low');
+      assert.equal(c.data[0].bytes, 0);
+      assert.match(c.data[0].evidence.join(' '), /20,016 io_uring submissions and no bytes through syscalls: .*\(inferred, opcodes not seen\)/);
+      assert.equal(c.idle, false, 'submissions were seen: I/O, only not its bytes');
+      assert.equal(c.costs.perRequest, null);
+      assert.equal(c.ioUring?.requests, undefined);
+    });
+
+    it('with the tracepoints seen, nothing is inferred: requests that move no bytes make no data path', () => {
+      const c = classify({ window: ringServer({ timeout: { submitted: 20 } }) });
+      assert.deepEqual(labels(c.data), []);
+      assert.equal(c.idle, true);
+    });
+
+    it('an epoll server under eBPF (no ring request seen) gets no io_uring figures in its costs', () => {
+      const c = classify({
+        window: snap({
+          sys: { epoll_wait: { calls: 100, ready: 100 }, read: { calls: 100, bytes: 6400 }, write: { calls: 100, bytes: 6400 } },
+          threads: [thread(100, 100, { ns: { epoll: 1e9 }, calls: { epoll: 100, io: 200 } })],
+          fds: [fd(100, 5, 'tcp', 'a -> b', { bytesIn: 6400, bytesOut: 6400, reads: 100 })],
+          uring: {},
+        }),
+      });
+      assert.equal(c.costs.perRequest?.syscalls, 3);
+      assert.equal('uringRequests' in c.costs.perRequest!, false);
+      assert.equal(c.ioUring, null);
+    });
+
+    it("an idle SQPOLL thread, which shows io_uring_setup as its syscall, is the kernel's and waits in nothing", () => {
+      const s = ringServer(echo, { uringSetups: 0, uringSqpoll: 1, uringSetupFlags: 2 });
+      s.threads.push(thread(100, 101, { current: { name: 'io_uring_setup', fd: -1, forNs: 2e9 } }));
+      const c = classify({ window: s, inspection: inspection(proc({ ioUring: [{ fd: 5, sqThread: 101, sqEntries: 64, cqEntries: 128 }] })) });
+      assert.deepEqual(labels(c.wait), ['io_uring']);
+      assert.equal(c.wait[0].threads, 1);
+      assert.equal(c.wait[0].waitNs, 1.8e9);
+      assert.deepEqual(c.ioUring?.sqThreads, [101]);
+    });
   });
 
   it('a recording from before the classifier (no io, no wait kinds) still classifies, and says what it cannot know', () => {

@@ -7,12 +7,24 @@ import type { Confidence, ConcurrencyEntry } from './vocabulary';
 /** A new thread or process per accepted connection: at least this many per accept. */
 const PER_CONNECTION = 0.5;
 
+/**
+ * A thread's I/O: its I/O syscalls, and the ring's completed requests when it
+ * is the one thread waiting on a ring (the tracepoints do not say whose ring
+ * a request is in, so with several such threads none gets them).
+ */
+function ioOf(f: Facts, roles: ThreadRole[]): (r: ThreadRole) => number {
+  const ringThreads = roles.filter((r) => r.loops.includes('uring'));
+  const ring = ringThreads.length === 1 ? (f.uring?.completions ?? 0) : 0;
+  return (r) => r.t.calls.io + r.t.eagain + (r === ringThreads[0] ? ring : 0);
+}
+
 export function classifyConcurrency(f: Facts, roles: ThreadRole[]): ConcurrencyEntry[] {
   const out: ConcurrencyEntry[] = [];
+  const io = ioOf(f, roles);
   // A loop that does no I/O serves nothing (Node's timer thread runs its own
   // epoll loop): loops are counted by the ones that do, if any does.
   const allLoops = roles.filter((r) => r.loops.length > 0 || r.busy);
-  const working = allLoops.filter((r) => r.t.calls.io + r.t.eagain > 0);
+  const working = allLoops.filter((r) => io(r) > 0);
   const loops = working.length ? working : allLoops;
   const blocking = roles.filter((r) => r.blocking);
   const conf = (n: number): Confidence => (n >= 3 ? 'high' : 'medium');
@@ -49,7 +61,7 @@ export function classifyConcurrency(f: Facts, roles: ThreadRole[]): ConcurrencyE
       evidence: [`${loops.length} threads in ${procs} process${procs === 1 ? '' : 'es'} each wait in their own loop (${[...new Set(loops.flatMap((r) => r.busy ? ['spinning'] : r.loops))].join(', ')})`] });
   } else if (loops.length === 1) {
     const r = loops[0];
-    out.push({ label: 'single-thread', count: 1, confidence: r.t.calls.io + r.t.eagain >= 20 ? 'high' : 'medium',
+    out.push({ label: 'single-thread', count: 1, confidence: io(r) >= 20 ? 'high' : 'medium',
       evidence: [`one thread (${r.t.tid}) runs the loop${r.busy ? ' (spinning)' : ` (${r.loops.join(', ')})`}${f.hasTrace ? ' and does its I/O' : ''}`] });
   }
 

@@ -4,7 +4,8 @@
 // what the descriptors are.
 import { SYSCALL_BY_NAME, type SyscallClass } from '../gen/syscalls';
 import type { Inspection } from '../inspection';
-import { WAIT_KINDS, type FdType, type IoStats, type Snapshot, type WaitKind } from '../snapshot';
+import { WAIT_KINDS, type FdType, type IoStats, type Snapshot, type UringOpStat, type WaitKind } from '../snapshot';
+import { uringOpKind, type UringOpKind } from '../uring-ops';
 
 export const SOCKET_TYPES: ReadonlySet<FdType> = new Set(['tcp', 'tcp6', 'udp', 'udp6', 'unix', 'socket']);
 
@@ -41,6 +42,41 @@ export interface ThreadFacts {
   otherNs: number;
 }
 
+/**
+ * io_uring opcodes whose fd is a socket by definition: their bytes are socket
+ * bytes and a recv that completes is an exchange. read/write/readv/… take any
+ * fd, and the tracepoints do not say which: their bytes count as data only.
+ */
+const URING_SOCKET_IN: ReadonlySet<string> = new Set(['recv', 'recvmsg']);
+const URING_SOCKET_OUT: ReadonlySet<string> = new Set(['send', 'sendmsg', 'send_zc', 'sendmsg_zc']);
+
+/** One io_uring opcode in the window (eBPF backend). */
+export interface UringOpFacts {
+  name: string;
+  kind: UringOpKind;
+  submitted: number;
+  completions: number;
+  errors: number;
+  bytes: number;
+}
+
+/** What the rings did, summed from the io_uring tracepoints. */
+export interface UringFacts {
+  ops: UringOpFacts[];
+  submitted: number;
+  completions: number;
+  /** Completed accept CQEs: connections (a multishot accept posts one per connection). */
+  accepts: number;
+  /** recv/recvmsg CQEs that did not fail; the one reading EOF at a close counts too (the result is not kept). */
+  exchanges: number;
+  socketIn: number;
+  socketOut: number;
+  /** Bytes of read/write-kind ops on fds of unknown type (read, write, readv…): data, not socket bytes. */
+  anyFdBytes: number;
+  /** Requests the probes could not follow (their in-flight map was full): missing from the figures above. */
+  overflow: number;
+}
+
 export interface Facts {
   windowSec: number;
   hasTrace: boolean;
@@ -61,6 +97,8 @@ export interface Facts {
   exchanges: number;
   fileIn: number;
   listening: number;
+  /** io_uring requests by opcode: null when not traced (ptrace, older recordings). Accepts, exchanges and socket bytes above include them. */
+  uring: UringFacts | null;
   inspection: Inspection | null;
 }
 
@@ -68,6 +106,28 @@ const zeroKinds = (): Record<WaitKind, number> => Object.fromEntries(WAIT_KINDS.
 
 function emptyClass(): Facts['byClass'] extends Map<SyscallClass, infer V> ? V : never {
   return { calls: 0, errors: 0, eagain: 0, spins: 0, bytes: 0, ready: 0, watched: 0, maxWatched: 0, totalNs: 0 };
+}
+
+function uringFacts(stats: readonly UringOpStat[], overflow = 0): UringFacts {
+  const u: UringFacts = { ops: [], submitted: 0, completions: 0, accepts: 0, exchanges: 0, socketIn: 0, socketOut: 0, anyFdBytes: 0, overflow };
+  for (const o of stats) {
+    const kind = uringOpKind(o.name);
+    u.ops.push({ name: o.name, kind, submitted: o.submitted, completions: o.completions, errors: o.errors, bytes: o.bytes });
+    u.submitted += o.submitted;
+    u.completions += o.completions;
+    const done = Math.max(0, o.completions - o.errors);
+    if (kind === 'accept') u.accepts += done;
+    if (URING_SOCKET_IN.has(o.name)) {
+      u.exchanges += done;
+      u.socketIn += o.bytes;
+    } else if (URING_SOCKET_OUT.has(o.name)) {
+      u.socketOut += o.bytes;
+    } else if (kind === 'read' || kind === 'write') {
+      u.anyFdBytes += o.bytes;
+    }
+  }
+  u.ops.sort((a, b) => b.bytes - a.bytes || b.submitted - a.submitted);
+  return u;
 }
 
 export function gatherFacts(window: Snapshot | null, inspection: Inspection | null): Facts {
@@ -92,8 +152,13 @@ export function gatherFacts(window: Snapshot | null, inspection: Inspection | nu
   const windowNs = window?.tNs ?? 0;
 
   const threads: ThreadFacts[] = [];
+  // A ring's SQPOLL thread is the kernel's: it makes no syscall, yet once idle
+  // its /proc/<tid>/syscall shows the io_uring_setup it was created in (425),
+  // which would make it a thread waiting in io_uring for the whole window.
+  const sqThreads = new Set((inspection?.processes ?? []).flatMap((p) => p.ioUring.flatMap((r) => (r.sqThread === null ? [] : [r.sqThread]))));
   if (window) {
     for (const t of window.threads) {
+      if (sqThreads.has(t.tid) && t.calls === 0) continue;
       const ns = { ...zeroKinds(), ...(t.waitNs ?? {}) };
       const calls = { ...zeroKinds(), ...(t.waitCalls ?? {}) };
       let current: ThreadFacts['current'] = null;
@@ -115,6 +180,7 @@ export function gatherFacts(window: Snapshot | null, inspection: Inspection | nu
     // The /proc picture alone: where each thread sits now, with no times.
     for (const p of inspection.processes) {
       for (const t of p.threads) {
+        if (sqThreads.has(t.tid)) continue;
         const desc = t.syscall ? SYSCALL_BY_NAME.get(t.syscall.name) : undefined;
         const kind = desc ? kindOfClass(desc.cls) : null;
         const ns = zeroKinds();
@@ -148,6 +214,7 @@ export function gatherFacts(window: Snapshot | null, inspection: Inspection | nu
   }
   const acc = byClass.get('net.accept');
   const connect = byName.get('connect');
+  const uring = window?.uringOps ? uringFacts(window.uringOps, window.counters.uringOverflow ?? 0) : null;
   return {
     windowSec: windowNs / 1e9,
     hasTrace: window !== null,
@@ -157,16 +224,17 @@ export function gatherFacts(window: Snapshot | null, inspection: Inspection | nu
     totalCalls,
     threads,
     io: window?.io ?? null,
-    accepts: acc ? acc.calls - acc.errors : 0,
+    accepts: (acc ? acc.calls - acc.errors : 0) + (uring?.accepts ?? 0),
     connects: connect ? connect.calls - connect.errors + (connect.errnos.EINPROGRESS ?? 0) : 0,
     forks: window?.counters.forks ?? 0,
     clones: window?.counters.clones ?? 0,
     signals: window?.counters.signals ?? 0,
-    socketIn,
-    socketOut,
-    exchanges,
+    socketIn: socketIn + (uring?.socketIn ?? 0),
+    socketOut: socketOut + (uring?.socketOut ?? 0),
+    exchanges: exchanges + (uring?.exchanges ?? 0),
     fileIn,
     listening,
+    uring,
     inspection,
   };
 }
@@ -184,3 +252,15 @@ export function fig(n: number): string {
 }
 
 export const pct = (share: number): string => `${Math.round(share * 100)}%`;
+
+/** "512 B", "12 KiB", "1.2 MiB": byte counts in evidence lines. */
+export function size(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? Math.round(v) : fig(v)} ${units[u]}`;
+}

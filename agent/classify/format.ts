@@ -34,16 +34,21 @@ export function formatClassification(c: Classification): string[] {
   if (c.busyPoll.eagain > 0) line('EAGAIN', `${fig(c.busyPoll.eagain)} of ${fig(c.busyPoll.ioCalls)} I/O calls, ${fig(c.busyPoll.spins)} with no wait since the previous one`);
   if (c.ioUring) {
     const u = c.ioUring;
-    line('io_uring', `${u.rings} ring(s)${u.sqpoll ? ', SQPOLL' : ''}${u.setupFlags.length ? ` (${u.setupFlags.join('|')})` : ''}, ${fig(u.enterCalls)} io_uring_enter${u.submittedPerEnter !== null ? `, ${fig(u.submittedPerEnter)} SQEs per enter` : ''}`);
+    const reqs = u.requests !== undefined ? `, ${fig(u.requests)} requests (${fig(u.completions ?? 0)} completions)` : '';
+    line('io_uring', `${u.rings} ring(s)${u.sqpoll ? ', SQPOLL' : ''}${u.setupFlags.length ? ` (${u.setupFlags.join('|')})` : ''}, ${fig(u.enterCalls)} io_uring_enter${u.submittedPerEnter !== null ? `, ${fig(u.submittedPerEnter)} SQEs per enter` : ''}${reqs}`);
   }
   const k = c.costs;
   if (k.perRequest) {
     const r = k.perRequest;
-    line('per request', `${fig(r.syscalls)} syscalls, ${fig(r.modeSwitches)} mode switches, ${fig(r.cpuCopies)} CPU copies, ${fig(r.bytesCopied)} B copied (${fig(k.requests)} ${k.requestBasis})`);
+    const sqes = r.uringRequests !== undefined ? `, ${fig(r.uringRequests)} io_uring requests` : '';
+    line('per request', `${fig(r.syscalls)} syscalls, ${fig(r.modeSwitches)} mode switches${sqes}, ${fig(r.cpuCopies)} CPU copies, ${fig(r.bytesCopied)} B copied (${fig(k.requests)} ${k.requestBasis})`);
   }
   if (k.perKiB || k.copiesPerByte !== null) {
     const parts = [];
-    if (k.perKiB) parts.push(`${fig(k.perKiB.syscalls)} syscalls, ${fig(k.perKiB.modeSwitches)} mode switches per KiB sent`);
+    if (k.perKiB) {
+      const sqes = k.perKiB.uringRequests !== undefined ? `, ${fig(k.perKiB.uringRequests)} io_uring requests` : '';
+      parts.push(`${fig(k.perKiB.syscalls)} syscalls, ${fig(k.perKiB.modeSwitches)} mode switches${sqes} per KiB sent`);
+    }
     if (k.copiesPerByte !== null) parts.push(`${fig(k.copiesPerByte)} CPU copies of each byte sent`);
     line('cost', parts.join('; '));
   }

@@ -9,7 +9,7 @@ import { advise } from './advice';
 import { classifyConcurrency } from './concurrency';
 import { busyPollStats, costs, multiplexerStats, uringStats } from './costs';
 import { classifyData } from './data';
-import { classFigure, fig, gatherFacts, type Facts } from './facts';
+import { classFigure, fig, gatherFacts, size, type Facts } from './facts';
 import { classifyTrigger } from './trigger';
 import type { Classification } from './vocabulary';
 import { classifyWait, minorIoThreads, signalIoEvidence, threadRoles, type ThreadRole } from './wait';
@@ -39,6 +39,8 @@ function notes(f: Facts, roles: ThreadRole[]): string[] {
     const why = signalIoEvidence(f).yes ? 'they do no I/O after waking' : 'no O_ASYNC fd';
     out.push(`${notIo.length} thread${notIo.length === 1 ? '' : 's'} wait for signals (sigwaitinfo, sigsuspend…) but ${why}: signal handling, not signal-driven I/O`);
   }
+  if (f.uring?.anyFdBytes) out.push(`${size(f.uring.anyFdBytes)} moved by io_uring read/write requests (read, readv, write…), whose fds the tracepoints do not name: in the data path, not in socket bytes or exchanges`);
+  if (f.uring?.overflow) out.push(`${fig(f.uring.overflow)} io_uring requests not followed (the probes' in-flight map was full): missing from the io_uring figures`);
   if (f.io?.epollCtlUnread) out.push(`${fig(f.io.epollCtlUnread)} epoll_ctl registrations could not be read from the target's memory`);
   if (f.hasTrace && !f.io) out.push('recorded before the classifier: epoll trigger mode, busy polling and io_uring set-up are not known');
   return out;
@@ -52,13 +54,14 @@ export function classify({ window, inspection = null }: ClassifyInput): Classifi
   const multiplexers = multiplexerStats(f);
   const busyPoll = busyPollStats(f);
   const c = costs(f);
-  const moved = data.reduce((n, d) => n + d.bytes, 0);
   return {
     windowSec: f.windowSec,
     sources: [...(window ? (['trace'] as const) : []), ...(inspection ? (['inspect'] as const) : [])],
-    // An SQPOLL ring submits without syscalls: quiet, not idle.
-    // Only a trace can see no I/O; /proc alone never says idle.
-    idle: f.hasTrace && moved === 0 && f.accepts === 0 && !wait.some((w) => w.label === 'io_uring' && w.calls === 0),
+    // An SQPOLL ring submits without syscalls: quiet, not idle. A data path
+    // with no bytes is a ring's, inferred from its submissions under ptrace:
+    // I/O seen, only not its bytes. Only a trace can see no I/O; /proc alone
+    // never says idle.
+    idle: f.hasTrace && data.length === 0 && f.accepts === 0 && !wait.some((w) => w.label === 'io_uring' && w.calls === 0),
     role: role(f),
     wait,
     epollTrigger: wait.some((w) => w.label === 'epoll') ? classifyTrigger(f) : null,

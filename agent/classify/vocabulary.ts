@@ -82,17 +82,24 @@ export interface UringStats {
   /** SQEs consumed per io_uring_enter. */
   submittedPerEnter: number | null;
   sqThreads: number[];
+  /** Requests submitted and CQEs posted, from the io_uring tracepoints (eBPF backend only). */
+  requests?: number;
+  completions?: number;
 }
 
 export interface Costs {
-  /** What a request is here: accepted connections, or request/response exchanges (reads returning data on sockets), whichever is more. */
+  /** What a request is here: accepted connections, or request/response exchanges (reads returning data on sockets, io_uring recv completions), whichever is more. */
   requests: number;
   requestBasis: 'accepts' | 'exchanges' | 'none';
   accepts: number;
   exchanges: number;
-  perRequest: { syscalls: number; modeSwitches: number; cpuCopies: number; bytesCopied: number } | null;
+  /**
+   * syscalls and modeSwitches are real syscalls only; uringRequests (eBPF
+   * backend only) are the io_uring requests submitted, which are no syscalls.
+   */
+  perRequest: { syscalls: number; modeSwitches: number; cpuCopies: number; bytesCopied: number; uringRequests?: number } | null;
   /** Per KiB the process sent on sockets. */
-  perKiB: { syscalls: number; modeSwitches: number } | null;
+  perKiB: { syscalls: number; modeSwitches: number; uringRequests?: number } | null;
   /** CPU copies of each byte sent, after IO-MODELS.md's copy table: read+write 2, mmap+write 1, sendfile 1 (0 with scatter-gather DMA), splice 0. */
   copiesPerByte: number | null;
   /** Bytes that crossed the user/kernel boundary (read/write family). */

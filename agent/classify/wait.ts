@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Wait mechanisms: what each thread sleeps in, weighed by waiting time.
 import { SYSCALLS } from '../gen/syscalls';
-import { fig, LOOP_KINDS, pct, type Facts, type LoopKind, type ThreadFacts } from './facts';
+import { fig, LOOP_KINDS, pct, type Facts, type LoopKind, type ThreadFacts, type UringFacts } from './facts';
 import type { Confidence, WaitEntry, WaitLabel } from './vocabulary';
 
 const LOOP_LABEL: Record<LoopKind, WaitLabel> = {
@@ -82,6 +82,12 @@ function namesOf(f: Facts, cls: string): string {
     .join(', ');
 }
 
+/** "375,150 io_uring requests submitted, 375,145 completed (recv 189,831, send 189,815, accept 16)". */
+function uringRequestsEvidence(u: UringFacts): string {
+  const top = [...u.ops].sort((a, b) => b.submitted - a.submitted).slice(0, 4).map((o) => `${o.name} ${fig(o.submitted)}`);
+  return `${fig(u.submitted)} io_uring requests submitted, ${fig(u.completions)} completed (${top.join(', ')}), from the io_uring tracepoints`;
+}
+
 export function classifyWait(f: Facts, roles: ThreadRole[]): WaitEntry[] {
   type Cur = ThreadFacts['current'];
   const acc = new Map<WaitLabel, { ns: number; calls: number; threads: Set<number>; inflight: number; example: Cur }>();
@@ -136,6 +142,7 @@ export function classifyWait(f: Facts, roles: ThreadRole[]): WaitEntry[] {
       case 'io_uring':
         if (sq !== null) evidence.push(`SQPOLL ring${sq.length ? ` (kernel thread ${sq.join(', ')})` : ''}: submissions need no syscall, so few syscalls here do not mean idle`);
         if (e.calls) evidence.push(`${namesOf(f, 'aio.uring') || `${fig(e.calls)} io_uring calls`} in ${inThreads}${waited}`);
+        if (f.uring?.submitted) evidence.push(uringRequestsEvidence(f.uring));
         break;
       case 'signal-driven':
         evidence.push(`signal-driven I/O set up: ${signalIo.why}`);
@@ -150,7 +157,9 @@ export function classifyWait(f: Facts, roles: ThreadRole[]): WaitEntry[] {
     }
     const c = e.example;
     if (c) evidence.push(`${e.inflight} thread${e.inflight === 1 ? '' : 's'} in it now (e.g. ${c.name}${c.fd >= 0 ? ` on fd ${c.fd}` : ''}${c.forNs ? ` for ${fig(c.forNs / 1e9)} s` : ''})`);
-    out.push({ label, share, waitNs: e.ns, calls: e.calls, threads, confidence: label === 'io_uring' && sq !== null ? 'high' : confidence(e.calls, e.calls === e.inflight), evidence });
+    // The tracepoints' completions are direct evidence of a ring at work, however few its syscalls.
+    const ringSeen = label === 'io_uring' && (sq !== null || (f.uring?.completions ?? 0) >= 20);
+    out.push({ label, share, waitNs: e.ns, calls: e.calls, threads, confidence: ringSeen ? 'high' : confidence(e.calls, e.calls === e.inflight), evidence });
   }
   return out.sort((a, b) => b.share - a.share || b.calls - a.calls);
 }
