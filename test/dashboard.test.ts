@@ -73,7 +73,8 @@ describe('live dashboard', () => {
     const sock = terminal('lab epoll-lt --duration 60');
     const s = await waitScreen(sock, /verdict[\s\S]*epoll \d+% \(level-triggered\)/);
     assert.match(s, /│[ ›]epoll_wait +[\d,]+/, 'a table row for epoll_wait');
-    assert.match(s, /backend ptrace/);
+    // As root, auto picks eBPF.
+    assert.match(s, /backend ebpf/);
     assert.match(s, /threads: who waits where/);
     keys(sock, '?');
     await waitScreen(sock, /help: keys[\s\S]*cycle the syscall sort/, 5000);
@@ -89,13 +90,14 @@ describe('live dashboard', () => {
     assert.doesNotMatch(screen(sock), /┌─ verdict/, 'the dashboard is gone');
   });
 
-  it('attach: q detaches and the server runs on, untraced', async () => {
+  it('attach --backend ptrace: q detaches and the server runs on, untraced', async () => {
     const m = findModel('epoll-lt');
     assert.ok(m);
     const cmd = serverCommand(m);
     const server = start(cmd.file, [...cmd.args, '--port', '0']);
     await server.waitFor(/port=\d+/);
-    const sock = terminal(`attach ${server.pid}`);
+    // ptrace: the backend whose detach leaves a trace to check (TracerPid, stopped threads).
+    const sock = terminal(`attach --backend ptrace ${server.pid}`);
     await waitScreen(sock, new RegExp(`pid ${server.pid} .*backend ptrace`));
     await waitScreen(sock, /syscalls\/s/);
     keys(sock, 'q');

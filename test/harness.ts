@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -159,4 +160,39 @@ export async function startEchoServer(): Promise<{ proc: Proc; port: number }> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The node_modules directories the CLI loads at run time: package.json's dependencies and
+ * theirs, each found as node does (nested under the package that needs it, else at the top).
+ */
+export function runtimeModules(): string[] {
+  const dirs = new Set<string>();
+  const visit = (from: string, name: string): void => {
+    for (let base = from; ; base = path.dirname(base)) {
+      const dir = path.join(base, 'node_modules', name);
+      if (fs.existsSync(path.join(dir, 'package.json'))) {
+        if (dirs.has(dir)) return;
+        dirs.add(dir);
+        const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+        for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dir, dep);
+        return;
+      }
+      if (base === ROOT || !base.startsWith(ROOT)) return; // not installed (an optional dependency)
+    }
+  };
+  const top = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  for (const dep of Object.keys(top.dependencies ?? {})) visit(ROOT, dep);
+  // Nested ones come with the package that holds them.
+  return [...dirs].map((d) => path.relative(ROOT, d)).filter((d) => !d.includes('/node_modules/'));
+}
+
+/** A copy of what the CLI needs, in a directory anyone can read (see unprivileged). */
+export function readableCopy(): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'iotrace-nobody-'));
+  fs.chmodSync(copy, 0o755);
+  for (const part of ['bin', 'dist', 'build/Release/iotrace.node', 'package.json', ...runtimeModules()]) {
+    fs.cpSync(path.join(ROOT, part), path.join(copy, part), { recursive: true });
+  }
+  return copy;
 }

@@ -9,14 +9,13 @@ import { after, afterEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { MAX_LISTED_EPOLL_REGISTRATIONS, MAX_LISTED_FDS, readInspection } from '../agent/inspect';
 import type { Classification } from '../agent/classify/vocabulary';
 import type { InspectedProcess, Inspection } from '../agent/inspection';
 import { findModel, serverCommand, type LabModel } from '../agent/lab/models';
-import { iotraceDone, killAll, ROOT, sleep, start, type Proc } from './harness';
+import { iotraceDone, killAll, readableCopy, sleep, start, type Proc } from './harness';
 
 const sockets: net.Socket[] = [];
 
@@ -301,12 +300,8 @@ describe('iotrace inspect bounds and errors', () => {
     await sleep(50);
     // The checkout may sit under a directory nobody cannot enter (mktemp -d
     // makes them 0700): nobody runs a copy of what the CLI needs instead.
-    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'iotrace-nobody-'));
+    const copy = readableCopy();
     try {
-      fs.chmodSync(copy, 0o755);
-      for (const part of ['bin', 'dist/agent', 'build/Release/iotrace.node', 'node_modules/commander', 'package.json']) {
-        fs.cpSync(path.join(ROOT, part), path.join(copy, part), { recursive: true });
-      }
       const p = start('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(copy, 'bin', 'iotrace'), 'inspect', String(target.pid)], { cwd: copy });
       const e = await p.exited(20000);
       assert.equal(e.code, 1, p.stderr());

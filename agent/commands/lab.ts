@@ -13,7 +13,6 @@ import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
 import { checkClassification, checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
 import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
-import { openLiveDashboard } from './live-dashboard';
 import { backendOption, parseInterval, parseSeconds } from './options';
 
 interface LabCliOptions {
@@ -196,6 +195,8 @@ Examples:
       };
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
       const results: LabRunResult[] = [];
+      // blessed is loaded only for a dashboard, never by --no-ui or --json runs.
+      const dashboards = ui ? await import('./live-dashboard') : undefined;
       try {
         for (const m of models as LabModel[]) {
           if (interrupted) break;
@@ -213,7 +214,7 @@ Examples:
               onSnapshot: ui ? (cur) => dash?.push(cur) : live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
               onStoppable: (stop) => (stopNow = stop),
               // Raw mode turns Ctrl-C into a key: q and Ctrl-C take SIGINT's path.
-              onSession: ui ? (session) => (dash = openLiveDashboard(session, () => onSignal('SIGINT'))) : undefined,
+              onSession: dashboards ? (session) => (dash = dashboards.openLiveDashboard(session, () => onSignal('SIGINT'))) : undefined,
             });
           } finally {
             dash?.close();

@@ -3,7 +3,6 @@
 // per-interval lines when there is no terminal (or --no-ui).
 import { InvalidArgumentError, type Command } from 'commander';
 
-import { ReplayPlayer } from '../../dashboard/player';
 import { formatLiveLine } from '../format';
 import { readRecording } from '../recording';
 import { indexRecording, loadSnapshot } from '../recording-index';
@@ -67,6 +66,8 @@ Examples:
       // The whole file is checked before the screen opens: a bad line is an
       // error on a normal terminal.
       const index = await indexRecording(file);
+      // blessed is loaded only for a dashboard.
+      const { ReplayPlayer } = await import('../../dashboard/player');
       const player = new ReplayPlayer(
         {
           file,

@@ -5,7 +5,6 @@ import type { Dashboard } from '../../dashboard/dashboard';
 import type { BackendChoice } from '../backend';
 import { formatLiveLine, formatSummary } from '../format';
 import { Session, type SessionOptions, type SessionResult } from '../session';
-import { openLiveDashboard } from './live-dashboard';
 
 export interface TraceCliOptions {
   backend: BackendChoice;
@@ -77,7 +76,8 @@ export async function traceToEnd(
     );
     if (pending) onSignal(pending);
     // Raw mode turns Ctrl-C into a key: q and Ctrl-C take SIGINT's path.
-    if (ui) dash = openLiveDashboard(session, () => onSignal('SIGINT'));
+    // blessed is loaded only for a dashboard, never by --no-ui or --json runs.
+    if (ui) dash = (await import('./live-dashboard')).openLiveDashboard(session, () => onSignal('SIGINT'));
     let result: SessionResult;
     try {
       result = await session.run();
