@@ -76,7 +76,10 @@ start_tracer() {
       tracer=$!
       for _ in $(seq 200); do grep -q 'attached to' "$tmp/tracer.err" && return; sleep 0.05; done ;;
     strace)
-      strace -f -c -o /dev/null -p "$pid" 2>"$tmp/tracer.err" &
+      # -f follows new children only: nginx's worker is an old one, named too.
+      local targets=(-p "$pid")
+      for c in $(pgrep -P "$pid" || true); do targets+=(-p "$c"); done
+      strace -f -c -o /dev/null "${targets[@]}" 2>"$tmp/tracer.err" &
       tracer=$!
       sleep 1 ;; # strace -c prints nothing until it ends
   esac

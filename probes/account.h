@@ -173,6 +173,28 @@ IOT_INLINE int iot_mmap_wants_file(const __u64 args[6])
 	       !(args[2] & IOT_PROT_EXEC);
 }
 
+/* Whether iot_account_io counts anything for this syscall: the others skip
+ * the work of finding the io_stat. */
+IOT_INLINE int iot_io_counts(__u32 nr)
+{
+	switch (nr) {
+	case IOT_NR_epoll_ctl:
+	case IOT_NR_io_uring_setup:
+	case IOT_NR_io_uring_enter:
+	case IOT_NR_io_submit:
+	case IOT_NR_mmap:
+	case IOT_NR_sendto:
+	case IOT_NR_sendmsg:
+	case IOT_NR_fcntl:
+	case IOT_NR_ioctl:
+	case IOT_NR_accept4:
+	case IOT_NR_socket:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* The io_stat figures of one successful syscall. mem_ok/mem_value: what
  * iot_mem_wanted asked for and the caller read; mmap_file: for an mmap that
  * iot_mmap_wants_file accepted, whether its fd is a regular data file. */

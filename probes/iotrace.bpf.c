@@ -276,8 +276,10 @@ int BPF_PROG(iot_sys_exit, struct pt_regs *regs, long ret)
 	}
 	iot_account_thread(&t->st, s, d, ret, bytes, latency);
 
+	/* One lookup per descriptor: read's fd is its fd_arg and its in_fd_arg. */
 	tgid = t->st.tgid;
-	if (d->fd_arg >= 0 && (f = fd_entry(tgid, arg_at(t, d->fd_arg)))) {
+	f = d->fd_arg >= 0 ? fd_entry(tgid, arg_at(t, d->fd_arg)) : NULL;
+	if (f) {
 		__sync_fetch_and_add(&f->calls, 1);
 		if (is_error)
 			__sync_fetch_and_add(&f->errors, 1);
@@ -285,17 +287,24 @@ int BPF_PROG(iot_sys_exit, struct pt_regs *regs, long ret)
 		else if (d->cls == IOT_CLASS_FD_CLOSE)
 			__sync_fetch_and_add(&f->closes, 1);
 	}
-	if (bytes) {
-		if (d->in_fd_arg >= 0 && (f = fd_entry(tgid, arg_at(t, d->in_fd_arg))))
-			__sync_fetch_and_add(&f->bytes_in, bytes);
-		if (d->out_fd_arg >= 0 && (f = fd_entry(tgid, arg_at(t, d->out_fd_arg))))
-			__sync_fetch_and_add(&f->bytes_out, bytes);
+	if (d->in_fd_arg >= 0 && (bytes || (d->cls == IOT_CLASS_DATA_READ && !is_error && ret > 0))) {
+		struct fd_stat *in = d->in_fd_arg == d->fd_arg ? f : fd_entry(tgid, arg_at(t, d->in_fd_arg));
+
+		if (in) {
+			if (bytes)
+				__sync_fetch_and_add(&in->bytes_in, bytes);
+			/* recvmmsg returns messages, not bytes: more than 0 of them is data all the same. */
+			if (d->cls == IOT_CLASS_DATA_READ && !is_error && ret > 0)
+				__sync_fetch_and_add(&in->reads, 1);
+		}
 	}
-	/* recvmmsg returns messages, not bytes: more than 0 of them is data all the same. */
-	if (d->cls == IOT_CLASS_DATA_READ && !is_error && ret > 0 && d->in_fd_arg >= 0 &&
-	    (f = fd_entry(tgid, arg_at(t, d->in_fd_arg))))
-		__sync_fetch_and_add(&f->reads, 1);
-	if (is_error)
+	if (bytes && d->out_fd_arg >= 0) {
+		struct fd_stat *out = d->out_fd_arg == d->fd_arg ? f : fd_entry(tgid, arg_at(t, d->out_fd_arg));
+
+		if (out)
+			__sync_fetch_and_add(&out->bytes_out, bytes);
+	}
+	if (is_error || !iot_io_counts(nr))
 		return 0;
 
 	{
