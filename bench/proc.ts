@@ -24,6 +24,13 @@ export function has(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
+const running = new Set<Background>();
+
+/** Kills whatever the benchmark still runs: its own end on a signal or an error. */
+export function killRunning(): void {
+  for (const b of running) b.child.kill('SIGKILL');
+}
+
 /** A background process whose output is kept, ended with SIGINT (or SIGTERM). */
 export class Background {
   readonly child: ChildProcess;
@@ -42,7 +49,13 @@ export class Background {
     }
     this.child.stdout?.on('data', (d: Buffer) => (this.out += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.err += d.toString()));
-    this.done = new Promise((resolve) => this.child.on('close', () => resolve()));
+    running.add(this);
+    this.done = new Promise((resolve) =>
+      this.child.on('close', () => {
+        running.delete(this);
+        resolve();
+      }),
+    );
   }
 
   async waitFor(re: RegExp, timeoutMs: number, what: string): Promise<void> {

@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { has, ROOT } from './proc';
+import { stopAllServers } from '../test/real-servers';
+import { has, killRunning, ROOT } from './proc';
 import { ATTACH_TRACERS, type AttachTracer, type Usage } from './tracers';
 import { dd, ddUnderRun, labEpoll, nginx, redis, RUN_TRACERS, type Measurement, type RunTracer, type Workload } from './workloads';
 
@@ -162,7 +163,20 @@ async function main(): Promise<void> {
   process.stderr.write(`bench: wrote bench/results/${date}.json and .md\n`);
 }
 
+async function end(code: number): Promise<never> {
+  killRunning();
+  await stopAllServers();
+  process.exit(code);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`bench: ${sig}, stopping\n`);
+    void end(130);
+  });
+}
+
 main().catch((err: unknown) => {
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  void end(1);
 });

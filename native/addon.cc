@@ -316,10 +316,6 @@ Napi::Value Attach(const Napi::CallbackInfo& info) {
   return Wrap(env, std::move(t));
 }
 
-// ebpfUnavailable(): "" if the eBPF probes load here, else why not.
-Napi::Value EbpfUnavailable(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), EbpfTracer::Unavailable());
-}
 
 // spawn(path, argv, envp, { seccomp, seccompNrs })
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
@@ -348,7 +344,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([] { TracerWrap::CleanupAll(); });
   exports.Set("attach", Napi::Function::New(env, Attach));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
-  exports.Set("ebpfUnavailable", Napi::Function::New(env, EbpfUnavailable));
   exports.Set("monoNs", Napi::Function::New(env, MonoNsJs));
   exports.Set("latBuckets", Napi::Number::New(env, IOT_LAT_BUCKETS));
   exports.Set("nrMax", Napi::Number::New(env, IOT_NR_MAX));

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace iotrace {
@@ -22,6 +23,14 @@ void PrepareChild(const SpawnSpec& spec) {
   if (spec.stdout_to_stderr) dup2(2, 1);
   // Node opens its stdio close-on-exec; the command must inherit it.
   for (int fd = 0; fd <= 2; fd++) fcntl(fd, F_SETFD, 0);
+}
+
+void ExecOrReport(const SpawnSpec& spec, char* const argv[], char* const envp[], int err_fd) {
+  execve(spec.path.c_str(), argv, envp);
+  int e = errno;
+  ssize_t ignored = write(err_fd, &e, sizeof e);
+  (void)ignored;
+  _exit(127);
 }
 
 }  // namespace iotrace

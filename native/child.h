@@ -13,6 +13,10 @@ namespace iotrace {
 // the spec says so.
 void PrepareChild(const SpawnSpec& spec);
 
+// execve(2), and if it fails, its errno written to err_fd (the parent's
+// close-on-exec pipe, which closes unread on success) and _exit(127).
+[[noreturn]] void ExecOrReport(const SpawnSpec& spec, char* const argv[], char* const envp[], int err_fd);
+
 }  // namespace iotrace
 
 #endif  // IOTRACE_NATIVE_CHILD_H

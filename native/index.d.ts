@@ -182,8 +182,6 @@ export interface NativeError extends Error {
 export interface NativeAddon {
   attach(pid: number, options: NativeTraceOptions): NativeTracer;
   spawn(path: string, argv: string[], envp: string[], options: NativeTraceOptions): NativeTracer;
-  /** '' if the eBPF probes load on this machine with iotrace's privileges, else why not. */
-  ebpfUnavailable(): string;
   monoNs(): number;
   readonly latBuckets: number;
   readonly nrMax: number;

@@ -167,16 +167,6 @@ static_assert(sizeof(iot_ebpf_counters) % sizeof(__u64) == 0, "iot_ebpf_counters
 
 }  // namespace
 
-std::string EbpfTracer::Unavailable() {
-  libbpf_set_print(KeepLibbpfLog);
-  iotrace_bpf* skel = iotrace_bpf__open();
-  if (!skel) return Explain(errno);
-  int rc = iotrace_bpf__load(skel);
-  int e = rc ? -rc : 0;
-  iotrace_bpf__destroy(skel);
-  return e ? Explain(e) : "";
-}
-
 TraceError EbpfTracer::Load() {
   libbpf_set_print(KeepLibbpfLog);
   ncpu_ = libbpf_num_possible_cpus();
@@ -272,11 +262,7 @@ std::unique_ptr<EbpfTracer> EbpfTracer::Spawn(const SpawnSpec& spec, const Trace
     char c;
     while (read(go[0], &c, 1) < 0 && errno == EINTR) {
     }
-    execve(spec.path.c_str(), argv.data(), envp.data());
-    int e = errno;
-    ssize_t ignored = write(errpipe[1], &e, sizeof e);
-    (void)ignored;
-    _exit(127);
+    ExecOrReport(spec, argv.data(), envp.data(), errpipe[1]);
   }
   close(go[0]);
   close(errpipe[1]);

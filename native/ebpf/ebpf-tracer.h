@@ -22,8 +22,6 @@ class EbpfTracer : public Collector {
  public:
   static std::unique_ptr<EbpfTracer> Attach(pid_t pid, const TracerOptions& opts, TraceError* err);
   static std::unique_ptr<EbpfTracer> Spawn(const SpawnSpec& spec, const TracerOptions& opts, TraceError* err);
-  // Whether the probes load here: "" if they do, else why not (for --backend auto).
-  static std::string Unavailable();
   ~EbpfTracer() override;
 
   bool Stop(int timeout_ms) override;

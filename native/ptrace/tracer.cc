@@ -342,11 +342,7 @@ TraceError Tracer::SpawnChild(const SpawnSpec& spec) {
         _exit(126);
       }
     }
-    execve(spec.path.c_str(), argv.data(), envp.data());
-    int e = errno;
-    ssize_t ignored = write(errpipe[1], &e, sizeof e);
-    (void)ignored;
-    _exit(127);
+    ExecOrReport(spec, argv.data(), envp.data(), errpipe[1]);
   }
   close(errpipe[1]);
   exec_err_fd_ = errpipe[0];
