@@ -10,6 +10,7 @@ import { registerLab } from './commands/lab';
 import { registerReplay } from './commands/replay';
 import { registerReport } from './commands/report';
 import { registerRun } from './commands/run';
+import { registerServe } from './commands/serve';
 import { EXIT_BUG, EXIT_USAGE, IotraceError } from './errors';
 import { stopAllBackends } from './native-backend';
 import { VERSION } from './version';
@@ -50,6 +51,7 @@ export async function main(argv: string[]): Promise<void> {
   registerInspect(program);
   registerLab(program);
   registerReplay(program);
+  registerServe(program);
   program.addHelpText(
     'after',
     `
@@ -61,7 +63,9 @@ Examples:
   iotrace classify session.jsonl --from 10 --to 20
                                           the I/O model of a window of a recording
   iotrace inspect 4242                    blocked syscalls, fds, epoll and io_uring from /proc, no ptrace
-  iotrace lab                             a tour of the reference servers, one per I/O model`,
+  iotrace lab                             a tour of the reference servers, one per I/O model
+  iotrace serve --prometheus 9464 --pid 4242 --pid 4343
+                                          one agent, several processes, metrics for Prometheus`,
   );
 
   try {

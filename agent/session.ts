@@ -47,6 +47,8 @@ export interface SessionOptions {
 export interface SessionResult {
   summary: Summary;
   exit: TargetExit | null;
+  /** The last snapshot, taken after the detach: the one the summary is made from. */
+  snapshot: Snapshot;
 }
 
 /**
@@ -183,7 +185,7 @@ export class Session {
     });
     this.record({ type: 'summary', summary });
     this.recorder?.close();
-    return { summary, exit: status.exit };
+    return { summary, exit: status.exit, snapshot: last };
   }
 
   /** The file being recorded to, if any. */

@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 # echo module), redis-server, redis-tools (redis-benchmark), wrk: the real
 # servers and load generators of test/real-servers.test.ts. clang, bpftool,
 # libbpf-dev: the eBPF probes (probes/Makefile) and the addon's libbpf. tmux:
-# the real terminal test/dashboard.test.ts drives the dashboard in.
+# the real terminal test/dashboard.test.ts drives the dashboard in. prometheus
+# (/usr/bin/prometheus): the real server test/prometheus.test.ts scrapes iotrace with.
 need=()
-for pkg in strace g++ make python3 libc6-dev liburing-dev clang bpftool libbpf-dev nginx redis-server redis-tools wrk tmux; do
+for pkg in strace g++ make python3 libc6-dev liburing-dev clang bpftool libbpf-dev nginx redis-server redis-tools wrk tmux prometheus; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -23,8 +24,9 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   echo "setup: installing ${need[*]}" >&2
-  # nginx and redis-server start their system services at install (nginx on
-  # port 80): the tests run their own instances, so none may start. A
+  # nginx, redis-server and prometheus start their system services at install
+  # (nginx on port 80, prometheus on 9090): the tests run their own instances,
+  # so none may start. A
   # policy-rc.d that exits 101 makes invoke-rc.d and deb-systemd-invoke skip
   # every start; an existing one (Docker images have one) is left as it is.
   policy=/usr/sbin/policy-rc.d
@@ -42,7 +44,7 @@ if [ ${#need[@]} -gt 0 ]; then
     trap - EXIT
   fi
   # Nor at boot, and stop them if a permissive policy-rc.d let them start.
-  for svc in nginx redis-server; do
+  for svc in nginx redis-server prometheus prometheus-node-exporter; do
     if [ -d /run/systemd/system ]; then
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     elif [ -x "/etc/init.d/$svc" ]; then

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 
 import { checkAttachable } from '../target';
-import { backendOption, parseInterval, parsePid, parseSeconds } from './options';
+import { backendOption, parseInterval, parsePid, parseSeconds, prometheusOption } from './options';
 import { traceToEnd, type TraceCliOptions } from './trace';
 
 export function registerAttach(program: Command): void {
@@ -18,6 +18,7 @@ export function registerAttach(program: Command): void {
     .option('--children', 'also trace the child processes it already has (e.g. nginx workers)')
     .option('--json', 'print the final summary as one JSON document on stdout')
     .option('--no-ui', 'no live view, only the summary')
+    .addOption(prometheusOption())
     .addHelpText(
       'after',
       `
@@ -30,7 +31,8 @@ Examples:
   iotrace attach --children $(cat /run/nginx.pid)
                                             the nginx master and its workers
   iotrace attach $(pidof nginx | cut -d' ' -f1) -r nginx.jsonl -d 30
-                                            record 30 s for 'iotrace report'`,
+                                            record 30 s for 'iotrace report'
+  iotrace attach 4242 --prometheus 9464      /metrics on 127.0.0.1:9464 while it traces`,
     )
     .action(async (pid: number, opts: TraceCliOptions) => {
       const tgid = checkAttachable(pid);

@@ -13,7 +13,10 @@ import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
 import { checkClassification, checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
 import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
-import { backendOption, parseInterval, parseSeconds } from './options';
+import type { ListenAddress } from '../exporters/listen-address';
+import type { ExportedTarget } from '../exporters/prometheus';
+import { backendOption, parseInterval, parseSeconds, prometheusOption } from './options';
+import { startExporter } from './trace';
 
 interface LabCliOptions {
   backend: BackendChoice;
@@ -26,6 +29,7 @@ interface LabCliOptions {
   record?: string;
   json?: boolean;
   ui: boolean;
+  prometheus?: ListenAddress;
 }
 
 function parseConnections(value: string): number {
@@ -153,6 +157,7 @@ export function registerLab(program: Command): void {
     .option('-r, --record <file>', 'record the session (one model only)')
     .option('--json', 'print the result as JSON on stdout')
     .option('--no-ui', 'no live view, only the summary')
+    .addOption(prometheusOption())
     .addHelpText(
       'after',
       `
@@ -163,6 +168,8 @@ Examples:
   iotrace lab select --duration 3        the select server, traced for 3 s under load
   iotrace lab                            a 2-second tour of every model
   iotrace lab sendfile --json | jq .trace.totals
+  iotrace lab epoll-lt --duration 60 --prometheus 9464
+                                         the epoll server's metrics on 127.0.0.1:9464/metrics
   iotrace lab load --target 127.0.0.1:8080 --connections 32 --duration 5 --http /4096
                                          only the load: requests/s, p50/p99, every byte checked`,
     )
@@ -186,6 +193,9 @@ Examples:
       // The dashboard on a terminal; the live line when only stderr is one.
       const ui = !opts.json && opts.ui && process.stdout.isTTY === true && !tour;
       const live = !ui && !opts.json && opts.ui && process.stderr.isTTY === true && !tour;
+      // One exporter for the whole tour, bound before any server starts: each
+      // server is a target of its own (pid, comm).
+      const exporter = await startExporter(opts.prometheus);
       let dash: Dashboard | undefined;
       let stopNow: ((reason: string) => void) | undefined;
       let interrupted = false;
@@ -202,6 +212,7 @@ Examples:
           if (interrupted) break;
           process.stderr.write(`iotrace lab: ${m.name}: ${m.summary}\n`);
           let r: LabRunResult;
+          let exported: ExportedTarget | undefined;
           try {
             r = await runLab({
               model: m,
@@ -211,15 +222,23 @@ Examples:
               intervalSec: opts.interval,
               record: opts.record,
               warn: (msg) => (dash ? dash.notify(`warning: ${msg}`) : process.stderr.write(`iotrace: warning: ${msg}\n`)),
-              onSnapshot: ui ? (cur) => dash?.push(cur) : live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
+              onSnapshot: (cur, prev) => {
+                exported?.update(cur);
+                if (ui) dash?.push(cur);
+                else if (live) process.stderr.write(formatLiveLine(cur, prev) + '\n');
+              },
               onStoppable: (stop) => (stopNow = stop),
               // Raw mode turns Ctrl-C into a key: q and Ctrl-C take SIGINT's path.
-              onSession: dashboards ? (session) => (dash = dashboards.openLiveDashboard(session, () => onSignal('SIGINT'))) : undefined,
+              onSession: (session) => {
+                exported = exporter?.add(session.header);
+                if (dashboards) dash = dashboards.openLiveDashboard(session, () => onSignal('SIGINT'));
+              },
             });
           } finally {
             dash?.close();
             dash = undefined;
           }
+          exported?.end(r.session.snapshot);
           results.push(r);
           if (!opts.json && !tour) {
             process.stdout.write(`${m.name}: ${m.summary}\n  is:       ${truthLine(m)}\n  ${classifiedText(r)}\n  ${signatureText(r)}\n  ${loadText(r)}\n\n`);
@@ -231,6 +250,7 @@ Examples:
         }
       } finally {
         for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(sig, onSignal);
+        await exporter?.close();
       }
       if (opts.json) {
         process.stdout.write(JSON.stringify(tour ? results.map(jsonOf) : jsonOf(results[0]), null, 2) + '\n');

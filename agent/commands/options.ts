@@ -4,6 +4,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 
 import { BACKEND_CHOICES } from '../backend';
+import { parseListenAddress } from '../exporters/listen-address';
 
 /** --backend, the same on attach, run and lab. */
 export function backendOption(): Option {
@@ -31,4 +32,11 @@ export function parseInterval(value: string): number {
   const n = parseSeconds(value);
   if (n < 0.05) throw new InvalidArgumentError('the interval is at least 0.05 s.');
   return n;
+}
+
+/** --prometheus, the same on attach, run, lab and serve. */
+export function prometheusOption(): Option {
+  return new Option('--prometheus <[host:]port>', 'serve /metrics for Prometheus on this address (host defaults to 127.0.0.1; port 0: any free port)').argParser(
+    parseListenAddress,
+  );
 }

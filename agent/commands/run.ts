@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import { EXIT_FAILURE, IotraceError } from '../errors';
-import { backendOption, parseInterval, parseSeconds } from './options';
+import { backendOption, parseInterval, prometheusOption, parseSeconds } from './options';
 import { traceToEnd, type TraceCliOptions } from './trace';
 
 interface RunCliOptions extends TraceCliOptions {
@@ -57,6 +57,7 @@ export function registerRun(program: Command): void {
     .option('-r, --record <file>', 'write the session to a JSON Lines recording as it goes')
     .option('--json', "print the final summary as JSON on stdout (the command's stdout goes to stderr)")
     .option('--no-ui', 'no live view, only the summary')
+    .addOption(prometheusOption())
     .option('--all-syscalls', 'stop on every syscall instead of only the catalogued I/O ones (slower)')
     .addHelpText(
       'after',
@@ -68,7 +69,9 @@ The first Ctrl-C or SIGTERM goes to the command; a second one detaches.
 Examples:
   iotrace run -- dd if=/dev/zero of=/dev/null bs=512 count=100000
   iotrace run --json -- ./server --port 8080 > summary.json
-  iotrace run -r session.jsonl --all-syscalls -- python3 app.py`,
+  iotrace run -r session.jsonl --all-syscalls -- python3 app.py
+  iotrace run --prometheus 0.0.0.0:9464 -- ./server
+                                            /metrics on every interface (the user's choice)`,
     )
     .action(async (command: string[], opts: RunCliOptions) => {
       const file = resolveCommand(command[0]);

@@ -3,8 +3,11 @@
 // handling and output, and return the exit status.
 import type { Dashboard } from '../../dashboard/dashboard';
 import type { BackendChoice } from '../backend';
+import type { ListenAddress } from '../exporters/listen-address';
+import { PrometheusExporter, type ExportedTarget } from '../exporters/prometheus';
 import { formatLiveLine, formatSummary } from '../format';
 import { Session, type SessionOptions, type SessionResult } from '../session';
+import type { Snapshot } from '../snapshot';
 
 export interface TraceCliOptions {
   backend: BackendChoice;
@@ -14,6 +17,15 @@ export interface TraceCliOptions {
   json?: boolean;
   ui: boolean;
   children?: boolean;
+  prometheus?: ListenAddress;
+}
+
+/** Binds --prometheus's address (before any attach: a port in use touches no target) and says where. */
+export async function startExporter(addr: ListenAddress | undefined): Promise<PrometheusExporter | undefined> {
+  if (!addr) return undefined;
+  const exporter = await PrometheusExporter.listen(addr);
+  process.stderr.write(`iotrace: serving Prometheus metrics on ${exporter.url}\n`);
+  return exporter;
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -56,7 +68,11 @@ export async function traceToEnd(
   // moment ends the session cleanly, never by the default action (which
   // would lose the summary, or orphan a run-mode command).
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  let exporter: PrometheusExporter | undefined;
+  let exported: ExportedTarget | undefined;
   try {
+    exporter = await startExporter(cli.prometheus);
+    const show = ui ? (cur: Snapshot) => dash?.push(cur) : live ? (cur: Snapshot, prev: Snapshot | undefined) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined;
     session = new Session({
       ...base,
       backend: cli.backend,
@@ -67,8 +83,15 @@ export async function traceToEnd(
       // Nothing may write to the terminal under the dashboard: warnings go to
       // its header (the summary lists them all again).
       warn: (m) => (dash ? dash.notify(`warning: ${m}`) : process.stderr.write(`iotrace: warning: ${m}\n`)),
-      onSnapshot: ui ? (cur) => dash?.push(cur) : live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
+      onSnapshot:
+        show || exporter
+          ? (cur, prev) => {
+              exported?.update(cur);
+              show?.(cur, prev);
+            }
+          : undefined,
     });
+    exported = exporter?.add(session.header);
     const { target, backend, backendReason } = session.header;
     const fallback = backendReason?.startsWith('ebpf unavailable') ? ` (${backendReason})` : '';
     process.stderr.write(
@@ -85,10 +108,12 @@ export async function traceToEnd(
       dash?.close();
       dash = undefined;
     }
+    exported?.end(result.snapshot);
     if (cli.json) process.stdout.write(JSON.stringify(result.summary, null, 2) + '\n');
     else process.stdout.write(formatSummary(result.summary));
     return result;
   } finally {
     finished = true;
+    await exporter?.close();
   }
 }
