@@ -154,7 +154,7 @@ export interface NativeStatus {
 
 /** What drainEvents hands back. */
 export interface NativeEventDrain {
-  /** EVENT_COLUMNS (7) numbers per event: startNs (minus originNs), durNs, pid, tid, nr, fd (-1: none), ret. Oldest first. */
+  /** EVENT_COLUMNS (7) numbers per event: startNs - originNs (negative for a call entered before the origin), durNs, pid, tid, nr, fd (-1: none), ret. Oldest first. */
   events: Float64Array;
   /** Events consumed past `max`: not returned. */
   discarded: number;

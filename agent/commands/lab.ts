@@ -13,7 +13,7 @@ import { fmtBytes, fmtInt, formatLiveLine, formatSummary } from '../format';
 import { checkClassification, checkSignature, findModel, LAB_MODELS, LOAD_BINARY, type LabModel } from '../lab/models';
 import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
-import { backendOption, parseInterval, parseSeconds } from './options';
+import { backendOption, checkEventsOptions, eventsMaxOption, eventsOption, parseInterval, parseSeconds } from './options';
 
 interface LabCliOptions {
   backend: BackendChoice;
@@ -24,6 +24,8 @@ interface LabCliOptions {
   connections: number;
   interval: number;
   record?: string;
+  events?: boolean;
+  eventsMax?: number;
   json?: boolean;
   ui: boolean;
 }
@@ -151,6 +153,8 @@ export function registerLab(program: Command): void {
     .option('-c, --connections <n>', 'load connections', parseConnections, 16)
     .option('-i, --interval <seconds>', 'snapshot interval', parseInterval, 1)
     .option('-r, --record <file>', 'record the session (one model only)')
+    .addOption(eventsOption())
+    .addOption(eventsMaxOption())
     .option('--json', 'print the result as JSON on stdout')
     .option('--no-ui', 'no live view, only the summary')
     .addHelpText(
@@ -182,6 +186,7 @@ Examples:
         throw new IotraceError('EUSAGE', `no lab model "${name}"; iotrace lab --list shows them`, 2);
       }
       if (!name && opts.record) throw new IotraceError('EUSAGE', '--record needs one model', 2);
+      checkEventsOptions(opts);
       const tour = !name;
       // The dashboard on a terminal; the live line when only stderr is one.
       const ui = !opts.json && opts.ui && process.stdout.isTTY === true && !tour;
@@ -210,6 +215,8 @@ Examples:
               connections: opts.connections,
               intervalSec: opts.interval,
               record: opts.record,
+              events: opts.events === true,
+              eventsMax: opts.eventsMax,
               warn: (msg) => (dash ? dash.notify(`warning: ${msg}`) : process.stderr.write(`iotrace: warning: ${msg}\n`)),
               onSnapshot: ui ? (cur) => dash?.push(cur) : live ? (cur, prev) => process.stderr.write(formatLiveLine(cur, prev) + '\n') : undefined,
               onStoppable: (stop) => (stopNow = stop),
