@@ -19,12 +19,14 @@ export interface EventBatch {
 
 export const NO_EVENTS: EventBatch = { events: new Float64Array(0), discarded: 0, dropped: 0 };
 
-/** The events line (recording-schema EventsLine) as one JSON text. */
-export function formatEventsLine(tNs: number, dropped: number, events: Float64Array): string {
+/** The events line (recording-schema EventsLine) as one JSON text, from the batches drained since the last one. */
+export function formatEventsLine(tNs: number, dropped: number, batches: readonly Float64Array[]): string {
   const width = EVENT_COLUMNS.length;
-  const rows: string[] = new Array<string>(events.length / width);
-  for (let i = 0, r = 0; i < events.length; i += width, r++) {
-    rows[r] = `[${events[i]},${events[i + 1]},${events[i + 2]},${events[i + 3]},${events[i + 4]},${events[i + 5]},${events[i + 6]}]`;
+  const rows: string[] = [];
+  for (const events of batches) {
+    for (let i = 0; i < events.length; i += width) {
+      rows.push(`[${events[i]},${events[i + 1]},${events[i + 2]},${events[i + 3]},${events[i + 4]},${events[i + 5]},${events[i + 6]}]`);
+    }
   }
   return `{"type":"events","tNs":${tNs},"dropped":${dropped},"columns":${JSON.stringify(EVENT_COLUMNS)},"events":[${rows.join(',')}]}`;
 }

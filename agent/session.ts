@@ -86,6 +86,8 @@ export class Session {
   private eventsRecorded = 0;
   private eventsDiscarded = 0;
   private eventsRingDropped = 0;
+  /** --events: drained since the last events line, written with the next one. */
+  private pendingEvents: Float64Array[] = [];
 
   constructor(private readonly opts: SessionOptions) {
     if (opts.events && !opts.record) {
@@ -163,6 +165,7 @@ export class Session {
         });
         this.wake = undefined;
         if (this.endReason) break;
+        this.pullEvents();
         const now = Date.now();
         if (this.backend.status().targetGone) this.endReason = 'target-exit';
         else if (this.opts.durationMs !== undefined && now - started >= this.opts.durationMs) this.endReason = 'duration';
@@ -282,24 +285,38 @@ export class Session {
   }
 
   /**
+   * --events: empties the backend's ring into the pending events line, up to
+   * --events-max per recording, the rest counted as dropped. Called at every
+   * poll (50 ms), not only per snapshot: the ring then needs room for 50 ms of
+   * events, not a whole interval's.
+   */
+  private pullEvents(): void {
+    if (!this.opts.events) return;
+    const room = this.recorder ? Math.max(0, this.eventsMax - this.eventsRecorded) : 0;
+    const batch = this.backend.drainEvents(room);
+    if (batch.events.length) this.pendingEvents.push(batch.events);
+    this.eventsRecorded += batch.events.length / EVENT_COLUMNS.length;
+    this.eventsDiscarded += batch.discarded;
+    this.eventsRingDropped = batch.dropped;
+  }
+
+  /**
    * The snapshot line and, with --events, the events line after it: the
-   * backend's ring emptied into it, up to --events-max per recording, the
-   * rest counted as dropped (in the line and in the snapshot's counters).
+   * events pulled since the last one, and the drops so far (also in the
+   * snapshot's counters).
    */
   private recordSnapshot(cur: Snapshot): void {
     if (!this.opts.events) {
       this.record({ type: 'snapshot', snapshot: cur, classification: this.classify(cur) });
       return;
     }
-    const room = this.recorder ? Math.max(0, this.eventsMax - this.eventsRecorded) : 0;
-    const batch = this.backend.drainEvents(room);
-    this.eventsRecorded += batch.events.length / EVENT_COLUMNS.length;
-    this.eventsDiscarded += batch.discarded;
-    this.eventsRingDropped = batch.dropped;
+    this.pullEvents();
     const dropped = this.eventsRingDropped + this.eventsDiscarded;
     cur.counters.eventsDropped = dropped;
     this.record({ type: 'snapshot', snapshot: cur, classification: this.classify(cur) });
-    const warning = this.recorder?.writeJson(formatEventsLine(cur.tNs, dropped, batch.events));
+    const chunks = this.pendingEvents;
+    this.pendingEvents = [];
+    const warning = this.recorder?.writeJson(formatEventsLine(cur.tNs, dropped, chunks));
     if (warning) this.note(warning);
   }
 
