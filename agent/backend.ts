@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // What every backend (ptrace, eBPF) offers a session.
+import type { EventBatch } from './events';
 import type { Snapshot } from './snapshot';
 
 export type BackendName = 'ptrace' | 'ebpf';
@@ -27,6 +28,12 @@ export interface Backend {
   /** Cumulative counters since the session started, as plain data. */
   snapshot(): Snapshot;
   status(): BackendStatus;
+  /**
+   * --events: the syscalls that finished since the last call, at most max of
+   * them (the rest discarded and counted); after stop(), those left at the
+   * stop. Nothing when the session captures no events.
+   */
+  drainEvents(max: number): EventBatch;
   /** Detaches and leaves the target running; idempotent. Returns a warning, if any. */
   stop(): string | undefined;
 }

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 
 import { registerAttach } from './commands/attach';
 import { registerClassify } from './commands/classify';
+import { registerExport } from './commands/export';
 import { registerInspect } from './commands/inspect';
 import { registerLab } from './commands/lab';
 import { registerReplay } from './commands/replay';
@@ -52,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
   registerLab(program);
   registerReplay(program);
   registerServe(program);
+  registerExport(program);
   program.addHelpText(
     'after',
     `
@@ -62,6 +64,7 @@ Examples:
   iotrace replay session.jsonl --speed 2  the dashboard, driven by a recording
   iotrace classify session.jsonl --from 10 --to 20
                                           the I/O model of a window of a recording
+  iotrace export session.jsonl -o t.json  the timeline of a recording made with --events, for ui.perfetto.dev
   iotrace inspect 4242                    blocked syscalls, fds, epoll and io_uring from /proc, no ptrace
   iotrace lab                             a tour of the reference servers, one per I/O model
   iotrace serve --prometheus 9464 --pid 4242 --pid 4343

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import type { NativeError, NativeSnapshot, NativeTracer } from '../native/index';
 import type { Backend, BackendName, BackendStatus } from './backend';
 import { IotraceError } from './errors';
+import { NO_EVENTS, type EventBatch } from './events';
 import { FdDescriber } from './fd-info';
 import { SYSCALLS } from './gen/syscalls';
 import { loadNative } from './native';
@@ -58,6 +59,8 @@ export interface NativeStart {
   extraPids?: number[];
   /** Run mode: send the command's stdout to stderr. */
   stdoutToStderr?: boolean;
+  /** --events: capture each counted syscall for drainEvents. */
+  events?: boolean;
 }
 
 /** The syscalls run mode's seccomp filter stops on: the catalog's choice. */
@@ -103,6 +106,7 @@ export class NativeBackend implements Backend {
   readonly pid: number;
   private readonly tracer: NativeTracer;
   private readonly startNs: number;
+  private readonly events: boolean;
   private readonly describer = new FdDescriber();
   private readonly cmdlines = new Map<number, string>();
   private last: Snapshot | undefined;
@@ -121,7 +125,9 @@ export class NativeBackend implements Backend {
       seccompNrs: seccomp ? seccompNumbers() : [],
       stdoutToStderr: start.stdoutToStderr === true,
       extraPids: start.extraPids ?? [],
+      events: start.events === true,
     };
+    this.events = options.events;
     const spawn = (file: string, argv: string[]): NativeTracer => native.spawn(file, argv, start.env ?? [], options);
     try {
       if (start.mode === 'attach') {
@@ -152,6 +158,14 @@ export class NativeBackend implements Backend {
     const raw = this.tracer.snapshot();
     this.last = this.convert(raw);
     return this.last;
+  }
+
+  drainEvents(max: number): EventBatch {
+    if (!this.events) return NO_EVENTS;
+    // The native side subtracts the origin: startNs keeps its nanoseconds
+    // whatever the machine's uptime. Calls entered before the session began
+    // (run mode's execve) get a negative startNs.
+    return this.tracer.drainEvents(Math.max(0, Math.floor(max)), this.startNs);
   }
 
   status(): BackendStatus {

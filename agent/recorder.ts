@@ -50,11 +50,16 @@ export class Recorder {
    * as lost.
    */
   write(line: RecordingLine): string | undefined {
+    return this.writeJson(JSON.stringify(line));
+  }
+
+  /** Appends one line already serialised (the events line, built from a typed array); as write(). */
+  writeJson(json: string): string | undefined {
     if (this.fd === undefined || this.failure) {
       this.linesLost++;
       return undefined;
     }
-    const buf = Buffer.from(JSON.stringify(line) + '\n');
+    const buf = Buffer.from(json + '\n');
     try {
       let off = 0;
       while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off, this.goodOffset + off);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The recording format: JSON Lines, one header, one snapshot per interval, one
-// summary at the end. docs/recording.md describes it for users.
+// The recording format: JSON Lines, one header, one snapshot per interval
+// (with --events, each followed by an events line), one summary at the end.
+// docs/recording.md describes it for users.
 import type { Classification } from './classify/vocabulary';
 import type { Inspection } from './inspection';
 import type { Snapshot } from './snapshot';
@@ -27,6 +28,8 @@ export interface SessionHeader {
   intervalMs: number;
   /** The /proc picture taken before tracing began; absent in older recordings or when /proc could not be read. */
   inspection?: Inspection;
+  /** true: recorded with --events, each snapshot line is followed by an events line. Absent otherwise. */
+  events?: true;
 }
 
 export interface SnapshotLine {
@@ -41,4 +44,27 @@ export interface SummaryLine {
   summary: Summary;
 }
 
-export type RecordingLine = SessionHeader | SnapshotLine | SummaryLine;
+/** The columns of an events line, in order. */
+export const EVENT_COLUMNS = ['startNs', 'durNs', 'pid', 'tid', 'nr', 'fd', 'ret'] as const;
+export type EventColumn = (typeof EVENT_COLUMNS)[number];
+
+/**
+ * --events: the syscalls that finished since the previous events line, one
+ * row each, written right after the snapshot line of the same tNs.
+ * startNs: ns since the session started (the clock of Snapshot.tNs); durNs:
+ * its latency; nr: the syscall number (agent/gen/syscalls SYSCALLS); fd: its
+ * fd argument per the catalog (-1 if none); ret: the raw return (a negative
+ * errno on error).
+ */
+export interface EventsLine {
+  type: 'events';
+  /** The tNs of the snapshot line just before. */
+  tNs: number;
+  /** Cumulative events not recorded so far: the backend's ring was full, or past --events-max. */
+  dropped: number;
+  columns: EventColumn[];
+  /** One row per event, EVENT_COLUMNS numbers each. */
+  events: number[][];
+}
+
+export type RecordingLine = SessionHeader | SnapshotLine | EventsLine | SummaryLine;

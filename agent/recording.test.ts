@@ -9,7 +9,8 @@ import * as path from 'node:path';
 
 import { IotraceError } from './errors';
 import { readRecording, type RecordingVisitor } from './recording';
-import { RECORDING_SCHEMA } from './recording-schema';
+import { formatEventsLine } from './events';
+import { EVENT_COLUMNS, RECORDING_SCHEMA, type EventsLine } from './recording-schema';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotrace-readrec-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -83,6 +84,32 @@ describe('readRecording', () => {
     assert.equal(result.lines, 4);
     assert.deepEqual(result.warnings, []);
     assert.deepEqual(result.header, header);
+  });
+
+  it('hands events lines to a visitor that asks for them, and skips them for one that does not', async () => {
+    const events = formatEventsLine(1e9, 3, [new Float64Array([-5, 10, 4242, 4242, 0, 3, -11, 20, 7, 4242, 4243, 1, 4, 512])]);
+    const file = writeRecording([JSON.stringify({ ...header, events: true }), snapshotLine(1e9, 5), events, summaryLine].join('\n') + '\n');
+    const { seen } = await visits(file);
+    assert.deepEqual(seen, ['header:4242', 'snapshot:2:1000000000', 'summary:0']);
+    const got: Array<{ line: EventsLine; no: number }> = [];
+    await readRecording(file, { events: (line, no) => got.push({ line, no }) });
+    assert.equal(got.length, 1);
+    assert.equal(got[0].no, 3);
+    // The text built from the typed array is the JSON of the schema's EventsLine.
+    const expected: EventsLine = {
+      type: 'events',
+      tNs: 1e9,
+      dropped: 3,
+      columns: [...EVENT_COLUMNS],
+      events: [[-5, 10, 4242, 4242, 0, 3, -11], [20, 7, 4242, 4243, 1, 4, 512]],
+    };
+    assert.deepEqual(got[0].line, expected);
+    assert.equal(events, JSON.stringify(expected));
+  });
+
+  it('names an events line without its fields', async () => {
+    const file = writeRecording([JSON.stringify(header), snapshotLine(1e9, 5), JSON.stringify({ type: 'events', tNs: 1 })].join('\n') + '\n');
+    await assertBadRecording(file, /line 3: events line without tNs, dropped, columns and events/);
   });
 
   it('reads a file whose last line lacks its newline, and CRLF line ends, without a warning', async () => {

@@ -5,11 +5,13 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 
 import { describeSystemError, IotraceError } from './errors';
-import { RECORDING_MAJOR, type RecordingLine, type SessionHeader, type SnapshotLine, type SummaryLine } from './recording-schema';
+import { RECORDING_MAJOR, type EventsLine, type RecordingLine, type SessionHeader, type SnapshotLine, type SummaryLine } from './recording-schema';
 
 export interface RecordingVisitor {
   header?(h: SessionHeader): void;
   snapshot?(s: SnapshotLine, lineNo: number): void;
+  /** --events recordings only; readers that do not ask for them skip them. */
+  events?(e: EventsLine, lineNo: number): void;
   summary?(s: SummaryLine): void;
 }
 
@@ -98,6 +100,11 @@ export async function readRecording(file: string, visit: RecordingVisitor): Prom
     if (line.type === 'snapshot') {
       if (!line.snapshot || !Array.isArray(line.snapshot.syscalls)) fail(file, no, 'snapshot line without a snapshot');
       visit.snapshot?.(line, no);
+    } else if (line.type === 'events') {
+      if (typeof line.tNs !== 'number' || typeof line.dropped !== 'number' || !Array.isArray(line.columns) || !Array.isArray(line.events)) {
+        fail(file, no, 'events line without tNs, dropped, columns and events');
+      }
+      visit.events?.(line, no);
     } else if (line.type === 'summary') {
       if (!line.summary || !Array.isArray(line.summary.syscalls)) fail(file, no, 'summary line without a summary');
       visit.summary?.(line);

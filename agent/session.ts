@@ -8,12 +8,13 @@ import * as path from 'node:path';
 import type { Backend, BackendChoice, TargetExit } from './backend';
 import { classify } from './classify';
 import type { Classification } from './classify/vocabulary';
-import { IotraceError } from './errors';
+import { EXIT_USAGE, IotraceError } from './errors';
+import { EVENTS_MAX_DEFAULT, formatEventsLine } from './events';
 import { readInspection } from './inspect';
 import type { Inspection } from './inspection';
 import { NativeBackend, type NativeStart } from './native-backend';
 import { checkRecordingPath, Recorder } from './recorder';
-import { RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
+import { EVENT_COLUMNS, RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
 import type { Snapshot } from './snapshot';
 import { summarize, type Summary } from './summary';
 import { descendants, readTargetInfo } from './target';
@@ -38,6 +39,10 @@ export interface SessionOptions {
   durationMs?: number;
   intervalMs: number;
   record?: string;
+  /** --events: each snapshot line of the recording is followed by an events line (needs record). */
+  events?: boolean;
+  /** --events-max: events kept per recording; past it they are dropped and counted. */
+  eventsMax?: number;
   /** Called once per interval with the newest and the previous snapshot. */
   onSnapshot?: (cur: Snapshot, prev: Snapshot | undefined) => void;
   /** Messages for the user while the session runs (stderr). */
@@ -79,8 +84,17 @@ export class Session {
   private readonly warnings: string[] = [];
   private endReason: string | undefined;
   private wake: (() => void) | undefined;
+  /** --events: events written to the current recording, and those discarded past --events-max. */
+  private eventsRecorded = 0;
+  private eventsDiscarded = 0;
+  private eventsRingDropped = 0;
+  /** --events: drained since the last events line, written with the next one. */
+  private pendingEvents: Float64Array[] = [];
 
   constructor(private readonly opts: SessionOptions) {
+    if (opts.events && !opts.record) {
+      throw new IotraceError('EUSAGE', '--events needs --record <file>: the timeline is kept in the recording', EXIT_USAGE);
+    }
     // A bad recording path fails before the target is touched; the file is
     // created only once the attach has succeeded.
     if (opts.record) checkRecordingPath(opts.record);
@@ -96,6 +110,7 @@ export class Session {
       seccomp: opts.mode === 'run' && opts.seccomp,
       stdoutToStderr: opts.stdoutToStderr,
       extraPids: opts.mode === 'attach' && opts.children && opts.pid ? descendants(opts.pid) : [],
+      events: opts.events === true,
     };
     const { backend, reason } = startBackend(opts.backend ?? 'auto', start);
     this.backend = backend;
@@ -124,6 +139,7 @@ export class Session {
       startTime: new Date().toISOString(),
       intervalMs: opts.intervalMs,
       ...(inspection ? { inspection } : {}),
+      ...(opts.events ? { events: true as const } : {}),
     };
     this.record({ ...this.header });
   }
@@ -151,13 +167,14 @@ export class Session {
         });
         this.wake = undefined;
         if (this.endReason) break;
+        this.pullEvents();
         const now = Date.now();
         if (this.backend.status().targetGone) this.endReason = 'target-exit';
         else if (this.opts.durationMs !== undefined && now - started >= this.opts.durationMs) this.endReason = 'duration';
         if (now >= nextSnapshot && !this.endReason) {
           nextSnapshot += this.opts.intervalMs * Math.max(1, Math.ceil((now - nextSnapshot) / this.opts.intervalMs));
           const cur = this.backend.snapshot();
-          this.record({ type: 'snapshot', snapshot: cur, classification: this.classify(cur) });
+          this.recordSnapshot(cur);
           this.opts.onSnapshot?.(cur, prev);
           prev = cur;
           this.last = cur;
@@ -170,7 +187,13 @@ export class Session {
     }
     const last = this.backend.snapshot();
     const status = this.backend.status();
-    this.record({ type: 'snapshot', snapshot: last, classification: this.classify(last) });
+    this.recordSnapshot(last);
+    if (this.opts.events && (this.eventsRingDropped || this.eventsDiscarded)) {
+      this.warnings.push(
+        `--events: ${this.eventsRingDropped + this.eventsDiscarded} events not recorded ` +
+          `(${this.eventsRingDropped} with the ring full, ${this.eventsDiscarded} past --events-max ${this.eventsMax})`,
+      );
+    }
     const rec = this.recorder?.status();
     if (rec && rec.linesLost > 0) {
       // +1: the summary line itself is lost too.
@@ -202,8 +225,9 @@ export class Session {
     if (this.recorder) throw new IotraceError('ERECORD', `already recording to ${this.recorder.file}`);
     checkRecordingPath(file);
     this.recorder = new Recorder(file);
+    this.eventsRecorded = 0;
     this.record({ ...this.header });
-    if (this.last) this.record({ type: 'snapshot', snapshot: this.last, classification: this.classify(this.last) });
+    if (this.last) this.recordSnapshot(this.last);
   }
 
   /** Ends a recording while the session goes on: a last snapshot and a summary line, as at the end of a session. */
@@ -211,7 +235,7 @@ export class Session {
     const rec = this.recorder;
     if (!rec) return undefined;
     const now = this.backend.snapshot();
-    this.record({ type: 'snapshot', snapshot: now, classification: this.classify(now) });
+    this.recordSnapshot(now);
     const summary = summarize({ header: this.header, snapshot: now, endReason: 'recording stopped (the session went on)', exit: null, warnings: [...this.warnings] });
     this.record({ type: 'summary', summary });
     rec.close();
@@ -256,6 +280,46 @@ export class Session {
   private note(message: string): void {
     this.warnings.push(message);
     this.opts.warn(message);
+  }
+
+  private get eventsMax(): number {
+    return this.opts.eventsMax ?? EVENTS_MAX_DEFAULT;
+  }
+
+  /**
+   * --events: empties the backend's ring into the pending events line, up to
+   * --events-max per recording, the rest counted as dropped. Called at every
+   * poll (50 ms), not only per snapshot: the ring then needs room for 50 ms of
+   * events, not a whole interval's.
+   */
+  private pullEvents(): void {
+    if (!this.opts.events) return;
+    const room = this.recorder ? Math.max(0, this.eventsMax - this.eventsRecorded) : 0;
+    const batch = this.backend.drainEvents(room);
+    if (batch.events.length) this.pendingEvents.push(batch.events);
+    this.eventsRecorded += batch.events.length / EVENT_COLUMNS.length;
+    this.eventsDiscarded += batch.discarded;
+    this.eventsRingDropped = batch.dropped;
+  }
+
+  /**
+   * The snapshot line and, with --events, the events line after it: the
+   * events pulled since the last one, and the drops so far (also in the
+   * snapshot's counters).
+   */
+  private recordSnapshot(cur: Snapshot): void {
+    if (!this.opts.events) {
+      this.record({ type: 'snapshot', snapshot: cur, classification: this.classify(cur) });
+      return;
+    }
+    this.pullEvents();
+    const dropped = this.eventsRingDropped + this.eventsDiscarded;
+    cur.counters.eventsDropped = dropped;
+    this.record({ type: 'snapshot', snapshot: cur, classification: this.classify(cur) });
+    const chunks = this.pendingEvents;
+    this.pendingEvents = [];
+    const warning = this.recorder?.writeJson(formatEventsLine(cur.tNs, dropped, chunks));
+    if (warning) this.note(warning);
   }
 
   private record(line: Parameters<Recorder['write']>[0]): void {

@@ -102,6 +102,8 @@ export interface Counters {
   processOverflow: number;
   /** io_uring requests not followed (the eBPF backend's in-flight map was full); absent before the eBPF backend. */
   uringOverflow?: number;
+  /** --events only: events not recorded so far (the backend's ring was full, or past --events-max). */
+  eventsDropped?: number;
 }
 
 /**

@@ -29,6 +29,14 @@ struct TracerOptions {
   // Attach mode: processes that already exist to attach as well (the target's
   // children, e.g. nginx workers), best effort: one that is gone is skipped.
   std::vector<pid_t> extra_pids;
+  // --events: also capture each counted syscall as an iot_event.
+  bool events = false;
+};
+
+// What DrainEvents did besides handing events out.
+struct EventDrain {
+  uint64_t discarded = 0;  // consumed past `max`: not kept (the caller counts them as dropped)
+  uint64_t dropped = 0;    // cumulative: events the ring had no room for
 };
 
 struct SpawnSpec {
@@ -56,6 +64,10 @@ class Collector {
   virtual AggregateCopy Snapshot() = 0;
   virtual TracerStatus Status() = 0;
   virtual pid_t pid() const = 0;
+  // --events: appends up to `max` captured events to *out (oldest first) and
+  // empties the ring, counting the rest as discarded. After Stop, what the
+  // ring held at the stop. Without --events: nothing.
+  virtual EventDrain DrainEvents(std::vector<iot_event>* out, size_t max) = 0;
 };
 
 }  // namespace iotrace

@@ -152,9 +152,21 @@ export interface NativeStatus {
   detachPending: number;
 }
 
+/** What drainEvents hands back. */
+export interface NativeEventDrain {
+  /** EVENT_COLUMNS (7) numbers per event: startNs - originNs (negative for a call entered before the origin), durNs, pid, tid, nr, fd (-1: none), ret. Oldest first. */
+  events: Float64Array;
+  /** Events consumed past `max`: not returned. */
+  discarded: number;
+  /** Cumulative: events the backend's ring had no room for. */
+  dropped: number;
+}
+
 export interface NativeTracer {
   readonly pid: number;
   snapshot(): NativeSnapshot;
+  /** --events: empties the event ring, returning up to max events; after stop(), what it held at the stop. */
+  drainEvents(max: number, originNs: number): NativeEventDrain;
   status(): NativeStatus;
   /** Detaches from every tracee; false if some did not stop within timeoutMs. */
   stop(timeoutMs?: number): boolean;
@@ -167,6 +179,8 @@ export interface NativeTraceOptions {
   seccompNrs: number[];
   /** Attach only: processes that already exist to trace as well (best effort). */
   extraPids?: number[];
+  /** Capture each counted syscall as an event for drainEvents (a bounded ring). */
+  events?: boolean;
   /** Spawn only: the command's stdout goes to stderr (iotrace's stdout carries --json). */
   stdoutToStderr?: boolean;
 }

@@ -15,6 +15,10 @@
 #define IOT_EBPF_MAX_PROCS 16384
 #define IOT_EBPF_MAX_ERRNO_KEYS 8192
 #define IOT_EBPF_MAX_URING_INFLIGHT 65536
+/* The events ring buffer (--events): 8 MiB holds ~174k events of 40 bytes
+ * plus their 8-byte record headers, a second of a busy server between two
+ * drains. Without --events it is shrunk to one page before load. */
+#define IOT_EBPF_EVENTS_BYTES (8u << 20)
 
 /* Per thread (key: tid): its stats plus the syscall it is inside. */
 struct iot_thread {
@@ -51,6 +55,7 @@ struct iot_ebpf_counters {
 	__u64 thread_overflow;
 	__u64 process_overflow;
 	__u64 uring_overflow;   /* io_uring requests not followed: the in-flight map was full */
+	__u64 events_dropped;   /* --events: events not captured, the ring buffer was full */
 };
 
 /* Bit n: a positive result of opcode n counts bytes (READV 1, WRITEV 2,

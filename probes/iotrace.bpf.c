@@ -2,7 +2,8 @@
 /* The eBPF backend's probes: the syscalls of the target processes counted
  * into the model of probes/iotrace.h inside the kernel, with the target
  * never stopped. User space (native/ebpf/) reads the maps once per snapshot;
- * nothing is sent per event.
+ * nothing is sent per event unless --events asks for a timeline (the
+ * `events` ring buffer, drained once per snapshot).
  *
  * Cost on the hot path: one hash lookup by tid decides whether a thread is
  * traced, before anything else, so other processes pay only that. Per-CPU
@@ -23,6 +24,11 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* st_dev of /dev/shm in the kernel's encoding (0: none), set before load:
  * files there are shared memory, not a data path mapped from storage. */
 const volatile __u32 shm_dev = 0;
+
+/* --events: each counted syscall also goes to the `events` ring buffer. Set
+ * before load: without it the verifier prunes the branch, the hot path pays
+ * nothing. */
+const volatile bool capture_events = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -104,6 +110,13 @@ struct {
 	__type(key, struct iot_uring_key);
 	__type(value, __u32);
 } uring_by_data SEC(".maps");
+
+/* Per-syscall events (--events), drained by user space once per snapshot. A
+ * reservation that fails (the ring is full) is counted in events_dropped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, IOT_EBPF_EVENTS_BYTES);
+} events SEC(".maps");
 
 static __always_inline struct iot_ebpf_counters *counter_slot(void)
 {
@@ -275,6 +288,22 @@ int BPF_PROG(iot_sys_exit, struct pt_regs *regs, long ret)
 			bpf_map_update_elem(&errnos, &key, &one, BPF_NOEXIST);
 	}
 	iot_account_thread(&t->st, s, d, ret, bytes, latency);
+	if (capture_events) {
+		struct iot_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+		if (ev) {
+			ev->start_ns = t->enter_ns;
+			ev->dur_ns = latency;
+			ev->pid = t->st.tgid;
+			ev->tid = tid;
+			ev->nr = (__s32)nr;
+			ev->fd = d->fd_arg >= 0 ? (__s32)arg_at(t, d->fd_arg) : -1;
+			ev->ret = ret;
+			bpf_ringbuf_submit(ev, 0);
+		} else {
+			BUMP(events_dropped);
+		}
+	}
 
 	/* One lookup per descriptor: read's fd is its fd_arg and its in_fd_arg. */
 	tgid = t->st.tgid;

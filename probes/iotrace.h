@@ -153,4 +153,17 @@ struct uring_op_stat {
 	__u64 lat_log2[IOT_LAT_BUCKETS];
 };
 
+/* One finished syscall, for the timeline (--events): what both backends
+ * push into their bounded ring at the call's exit, after it is counted. A
+ * full ring drops the event and counts it, never blocks the target. */
+struct iot_event {
+	__u64 start_ns;                 /* CLOCK_MONOTONIC at entry */
+	__u64 dur_ns;                   /* entry to exit, as sys_stat.total_ns counts it */
+	__u32 pid;                      /* tgid */
+	__u32 tid;
+	__s32 nr;
+	__s32 fd;                       /* the catalog's fd_arg, -1 if the call has none */
+	__s64 ret;                      /* raw return: a negative errno on error */
+};
+
 #endif /* IOTRACE_H */

@@ -15,7 +15,7 @@ import { runLab, type LabRunResult, type LoadResult } from '../lab/run-lab';
 import type { Summary } from '../summary';
 import type { ListenAddress } from '../exporters/listen-address';
 import type { ExportedTarget } from '../exporters/prometheus';
-import { backendOption, parseInterval, parseSeconds, prometheusOption } from './options';
+import { backendOption, checkEventsOptions, eventsMaxOption, eventsOption, parseInterval, parseSeconds, prometheusOption } from './options';
 import { startExporter } from './trace';
 
 interface LabCliOptions {
@@ -27,6 +27,8 @@ interface LabCliOptions {
   connections: number;
   interval: number;
   record?: string;
+  events?: boolean;
+  eventsMax?: number;
   json?: boolean;
   ui: boolean;
   prometheus?: ListenAddress;
@@ -155,6 +157,8 @@ export function registerLab(program: Command): void {
     .option('-c, --connections <n>', 'load connections', parseConnections, 16)
     .option('-i, --interval <seconds>', 'snapshot interval', parseInterval, 1)
     .option('-r, --record <file>', 'record the session (one model only)')
+    .addOption(eventsOption())
+    .addOption(eventsMaxOption())
     .option('--json', 'print the result as JSON on stdout')
     .option('--no-ui', 'no live view, only the summary')
     .addOption(prometheusOption())
@@ -189,6 +193,7 @@ Examples:
         throw new IotraceError('EUSAGE', `no lab model "${name}"; iotrace lab --list shows them`, 2);
       }
       if (!name && opts.record) throw new IotraceError('EUSAGE', '--record needs one model', 2);
+      checkEventsOptions(opts);
       const tour = !name;
       // The dashboard on a terminal; the live line when only stderr is one.
       const ui = !opts.json && opts.ui && process.stdout.isTTY === true && !tour;
@@ -221,6 +226,8 @@ Examples:
               connections: opts.connections,
               intervalSec: opts.interval,
               record: opts.record,
+              events: opts.events === true,
+              eventsMax: opts.eventsMax,
               warn: (msg) => (dash ? dash.notify(`warning: ${msg}`) : process.stderr.write(`iotrace: warning: ${msg}\n`)),
               onSnapshot: (cur, prev) => {
                 exported?.update(cur);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 
 import { EXIT_FAILURE, IotraceError } from '../errors';
-import { backendOption, parseInterval, prometheusOption, parseSeconds } from './options';
+import { backendOption, checkEventsOptions, eventsMaxOption, eventsOption, parseInterval, parseSeconds, prometheusOption } from './options';
 import { traceToEnd, type TraceCliOptions } from './trace';
 
 interface RunCliOptions extends TraceCliOptions {
@@ -55,6 +55,8 @@ export function registerRun(program: Command): void {
     .option('-d, --duration <seconds>', 'detach after this many seconds (the command runs on)', parseSeconds)
     .option('-i, --interval <seconds>', 'snapshot interval for the live view and the recording', parseInterval, 1)
     .option('-r, --record <file>', 'write the session to a JSON Lines recording as it goes')
+    .addOption(eventsOption())
+    .addOption(eventsMaxOption())
     .option('--json', "print the final summary as JSON on stdout (the command's stdout goes to stderr)")
     .option('--no-ui', 'no live view, only the summary')
     .addOption(prometheusOption())
@@ -71,9 +73,11 @@ Examples:
   iotrace run --json -- ./server --port 8080 > summary.json
   iotrace run -r session.jsonl --all-syscalls -- python3 app.py
   iotrace run --prometheus 0.0.0.0:9464 -- ./server
-                                            /metrics on every interface (the user's choice)`,
+                                            /metrics on every interface (the user's choice)
+  iotrace run -r t.jsonl --events -- curl -s example.com   a timeline: iotrace export t.jsonl --format perfetto`,
     )
     .action(async (command: string[], opts: RunCliOptions) => {
+      checkEventsOptions(opts);
       const file = resolveCommand(command[0]);
       const env = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
       const result = await traceToEnd(

@@ -14,6 +14,8 @@ export interface TraceCliOptions {
   duration?: number;
   interval: number;
   record?: string;
+  events?: boolean;
+  eventsMax?: number;
   json?: boolean;
   ui: boolean;
   children?: boolean;
@@ -36,7 +38,7 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * second one detaches at once. In attach mode a signal detaches at once.
  */
 export async function traceToEnd(
-  base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record' | 'children' | 'backend'>,
+  base: Omit<SessionOptions, 'warn' | 'onSnapshot' | 'durationMs' | 'intervalMs' | 'record' | 'children' | 'backend' | 'events' | 'eventsMax'>,
   cli: TraceCliOptions,
 ): Promise<SessionResult> {
   // The dashboard on a terminal; the live line when only stderr is one.
@@ -79,6 +81,8 @@ export async function traceToEnd(
       durationMs: cli.duration !== undefined ? cli.duration * 1000 : undefined,
       intervalMs: cli.interval * 1000,
       record: cli.record,
+      events: cli.events === true,
+      eventsMax: cli.eventsMax,
       children: cli.children === true,
       // Nothing may write to the terminal under the dashboard: warnings go to
       // its header (the summary lists them all again).

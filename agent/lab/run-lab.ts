@@ -31,6 +31,9 @@ export interface LabRunOptions {
   connections: number;
   intervalSec: number;
   record?: string;
+  /** --events, --events-max: as for attach. */
+  events?: boolean;
+  eventsMax?: number;
   onSnapshot?: (cur: Snapshot, prev: Snapshot | undefined) => void;
   warn: (message: string) => void;
   /** Receives a function that ends the session early (Ctrl-C). */
@@ -141,6 +144,8 @@ export async function runLab(opts: LabRunOptions): Promise<LabRunResult> {
       durationMs: opts.durationSec * 1000,
       intervalMs: opts.intervalSec * 1000,
       record: opts.record,
+      events: opts.events,
+      eventsMax: opts.eventsMax,
       warn: opts.warn,
       onSnapshot: opts.onSnapshot,
     });

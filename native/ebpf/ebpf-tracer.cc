@@ -163,19 +163,74 @@ void SumIo(io_stat* into, const io_stat& s) {
   for (size_t i = 0; i < sizeof(io_stat) / sizeof(__u64); i++) to[i] = i == kFlags ? (to[i] | from[i]) : to[i] + from[i];
 }
 static_assert(sizeof(io_stat) % sizeof(__u64) == 0, "io_stat is all __u64");
+static_assert(sizeof(iot_event) == 40, "iot_event: the record the probes reserve");
+
+// ring_buffer__consume's callback: keeps up to sink->max events, counts the rest.
+int TakeEvent(void* ctx, void* data, size_t size) {
+  EventSink* sink = static_cast<EventSink*>(ctx);
+  if (size < sizeof(iot_event)) return 0;
+  if (sink->out->size() < sink->max) sink->out->push_back(*static_cast<const iot_event*>(data));
+  else sink->discarded++;
+  return 0;
+}
 static_assert(sizeof(iot_ebpf_counters) % sizeof(__u64) == 0, "iot_ebpf_counters is all __u64");
 
 }  // namespace
 
-TraceError EbpfTracer::Load() {
+TraceError EbpfTracer::Load(bool events) {
   libbpf_set_print(KeepLibbpfLog);
   ncpu_ = libbpf_num_possible_cpus();
   if (ncpu_ <= 0) return SysError(-ncpu_, "libbpf_num_possible_cpus()");
   skel_ = iotrace_bpf__open();
   if (!skel_) return SysError(errno, "bpf_object__open(iotrace.bpf.o)", Explain(errno));
   skel_->rodata->shm_dev = ShmDev();
+  skel_->rodata->capture_events = events;
+  // Without --events the ring buffer is never written: one page, not 8 MiB
+  // of locked kernel memory (a ring buffer's size is a power-of-2 multiple
+  // of the page size).
+  if (!events) bpf_map__set_max_entries(skel_->maps.events, static_cast<uint32_t>(sysconf(_SC_PAGESIZE)));
   if (int rc = iotrace_bpf__load(skel_)) return SysError(-rc, "bpf(BPF_PROG_LOAD)", Explain(-rc));
+  if (events) {
+    events_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), TakeEvent, &sink_, nullptr);
+    if (!events_) return SysError(errno, "ring_buffer__new(events)");
+  }
   return TraceError();
+}
+
+// The ring buffer's drops so far: reservations that failed, on every CPU.
+uint64_t EbpfTracer::EventsDropped() {
+  const uint32_t zero = 0;
+  std::vector<iot_ebpf_counters> cnt;
+  uint64_t n = 0;
+  if (LookupPercpu(bpf_map__fd(skel_->maps.counters), &zero, ncpu_, &cnt))
+    for (const auto& v : cnt) n += v.events_dropped;
+  return n;
+}
+
+EventDrain EbpfTracer::DrainEvents(std::vector<iot_event>* out, size_t max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EventDrain d;
+  if (stopped_ || !skel_) {
+    const size_t keep = std::min(max, events_left_.size());
+    out->insert(out->end(), events_left_.begin(), events_left_.begin() + static_cast<long>(keep));
+    d.discarded = events_left_.size() - keep;
+    events_left_.clear();
+    events_left_.shrink_to_fit();
+    d.dropped = events_dropped_left_;
+    return d;
+  }
+  if (!events_) return d;
+  // The drop count first: an event dropped after it is read is counted by
+  // the next drain, never twice.
+  d.dropped = EventsDropped();
+  sink_.out = out;
+  sink_.max = out->size() + max;
+  sink_.discarded = 0;
+  // Non-blocking: what the ring holds now; the probes go on writing behind.
+  ring_buffer__consume(events_);
+  d.discarded = sink_.discarded;
+  sink_.out = nullptr;
+  return d;
 }
 
 // Marks a process and its threads as traced. Threads that are inside a
@@ -213,7 +268,7 @@ std::unique_ptr<EbpfTracer> EbpfTracer::Attach(pid_t pid, const TracerOptions& o
     *err = SysError(ESRCH, "kill(" + std::to_string(pid) + ", 0)", "no such process");
     return nullptr;
   }
-  if ((*err = t->Load()).code) return nullptr;
+  if ((*err = t->Load(opts.events)).code) return nullptr;
   // The probes first, then the processes: a thread born in between is seen
   // by the fork probe, one born before is in /proc.
   if (int rc = iotrace_bpf__attach(t->skel_)) {
@@ -226,9 +281,8 @@ std::unique_ptr<EbpfTracer> EbpfTracer::Attach(pid_t pid, const TracerOptions& o
 }
 
 std::unique_ptr<EbpfTracer> EbpfTracer::Spawn(const SpawnSpec& spec, const TracerOptions& opts, TraceError* err) {
-  (void)opts;
   std::unique_ptr<EbpfTracer> t(new EbpfTracer());
-  if ((*err = t->Load()).code) return nullptr;
+  if ((*err = t->Load(opts.events)).code) return nullptr;
   if (int rc = iotrace_bpf__attach(t->skel_)) {
     *err = SysError(-rc, "bpf(BPF_RAW_TRACEPOINT_OPEN)", Explain(-rc));
     return nullptr;
@@ -305,8 +359,21 @@ bool EbpfTracer::Stop(int timeout_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return true;
   if (skel_) {
+    // Detached first when events are captured: the last copy and the last
+    // events then describe the same calls.
+    if (events_) iotrace_bpf__detach(skel_);
     last_ = Read();
     last_status_ = StatusLocked();
+    if (events_) {
+      events_dropped_left_ = EventsDropped();
+      sink_.out = &events_left_;
+      sink_.max = SIZE_MAX;
+      sink_.discarded = 0;
+      ring_buffer__consume(events_);
+      sink_.out = nullptr;
+      ring_buffer__free(events_);
+      events_ = nullptr;
+    }
     // Links, programs and maps go with their file descriptors; the kernel
     // does the same if iotrace is killed before it gets here.
     iotrace_bpf__destroy(skel_);

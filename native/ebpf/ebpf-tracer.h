@@ -7,16 +7,26 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "native/collector.h"
 
 struct iotrace_bpf;
+struct ring_buffer;
 
 namespace iotrace {
+
+// Where ring_buffer__consume's callback puts the events of one drain.
+struct EventSink {
+  std::vector<iot_event>* out = nullptr;
+  size_t max = 0;           // out's size not to go past
+  uint64_t discarded = 0;
+};
 
 class EbpfTracer : public Collector {
  public:
@@ -28,16 +38,23 @@ class EbpfTracer : public Collector {
   AggregateCopy Snapshot() override;
   TracerStatus Status() override;
   pid_t pid() const override { return pid_; }
+  EventDrain DrainEvents(std::vector<iot_event>* out, size_t max) override;
 
  private:
   EbpfTracer() = default;
-  TraceError Load();
+  TraceError Load(bool events);
+  uint64_t EventsDropped();
   TraceError Follow(pid_t pid, pid_t parent, bool required);
   AggregateCopy Read();
   TracerStatus StatusLocked();
   void Reap();
 
   iotrace_bpf* skel_ = nullptr;
+  ring_buffer* events_ = nullptr;     // --events: the probes' `events` ring buffer
+  EventSink sink_;                    // its callback's context, set per drain
+  // After Stop: what the ring held at the stop, and its drop count then.
+  std::vector<iot_event> events_left_;
+  uint64_t events_dropped_left_ = 0;
   pid_t pid_ = 0;
   bool spawned_ = false;     // our child: reaped by Status()
   bool reaped_ = false;

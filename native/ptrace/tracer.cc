@@ -504,6 +504,18 @@ void Tracer::HandleSyscallStop(Tracee& t, uint64_t now) {
       if (mem.kind != TraceeRead::kNone) ReadTracee(t.tid, &mem);
       agg_.AddSyscall(static_cast<uint32_t>(t.tgid), static_cast<uint32_t>(t.tid), t.nr, t.args,
                       info.exit.rval, info.exit.is_error != 0, now - t.enter_ns, &mem);
+      if (opts_.events) {
+        const int8_t fd_arg = iot_syscalls[t.nr].fd_arg;
+        iot_event e;
+        e.start_ns = t.enter_ns;
+        e.dur_ns = now - t.enter_ns;
+        e.pid = static_cast<uint32_t>(t.tgid);
+        e.tid = static_cast<uint32_t>(t.tid);
+        e.nr = static_cast<int32_t>(t.nr);
+        e.fd = fd_arg >= 0 ? static_cast<int32_t>(t.args[fd_arg]) : -1;
+        e.ret = info.exit.rval;
+        events_.Push(e);
+      }
       return;
     }
     default:

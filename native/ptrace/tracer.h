@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "native/collector.h"
+#include "native/event-ring.h"
 
 namespace iotrace {
 
@@ -34,6 +35,7 @@ class Tracer : public Collector {
   AggregateCopy Snapshot() override { return agg_.Copy(MonoNs()); }
   TracerStatus Status() override;
   pid_t pid() const override { return pid_; }
+  EventDrain DrainEvents(std::vector<iot_event>* out, size_t max) override { return events_.Drain(out, max); }
 
  private:
   struct Tracee {
@@ -45,7 +47,9 @@ class Tracer : public Collector {
     uint64_t enter_ns = 0;
   };
 
-  Tracer(pid_t pid, const TracerOptions& opts) : pid_(pid), opts_(opts) {}
+  Tracer(pid_t pid, const TracerOptions& opts) : pid_(pid), opts_(opts) {
+    if (opts.events) events_.Enable();
+  }
   void Start(const SpawnSpec* spec, TraceError* err);
   void PublishStart(const TraceError& err);
   void Main(const SpawnSpec* spec);
@@ -76,6 +80,7 @@ class Tracer : public Collector {
   int exec_err_fd_ = -1;
   std::string exec_path_;
   Aggregate agg_;
+  EventRing events_;  // --events: pushed by the tracer thread, drained by JS
   std::unordered_map<pid_t, Tracee> tracees_;  // touched by the tracer thread only
 
   std::thread thread_;
