@@ -217,6 +217,11 @@ describe('the JSON Schemas in schemas/', () => {
     assert.deepEqual(at(C, '/$defs/waitLabel').enum, [...WAIT_LABELS]);
     assert.deepEqual(at(C, '/$defs/dataLabel').enum, [...DATA_LABELS]);
     assert.deepEqual(at(C, '/$defs/concurrencyLabel').enum, [...CONCURRENCY_LABELS]);
+    // The line types: the enum on type, one if/then branch for each.
+    const branches = (at(R, '/allOf') as unknown as Array<{ if: { properties: { type: { const: string } } }; then: { $ref: string } }>)
+      .map((b) => [b.if.properties.type.const, b.then.$ref]);
+    assert.deepEqual(branches.map(([t]) => t), at(R, '/properties/type').enum);
+    for (const [t, ref] of branches) assert.equal(at(R, ref.slice(1)).properties && at(R, `${ref.slice(1)}/properties/type`).const, t);
     assert.deepEqual(at(R, '/$defs/eventsLine/properties/columns').const, ['startNs', 'durNs', 'pid', 'tid', 'nr', 'fd', 'ret']);
   });
 
@@ -280,7 +285,8 @@ describe('validating recordings', () => {
     badLabel.summary.classification.wait[0].label = 'spinning';
     assert.match(recordingLineErrors(badLabel) ?? '', /\/summary\/classification\/wait\/0\/label must be equal to one of the allowed values/);
 
-    assert.match(recordingLineErrors({ type: 'bogus' }) ?? '', /\/type must be one of header, snapshot, events, summary \(got "bogus"\)/);
+    assert.equal(recordingLineErrors({ type: 'bogus' }), '/type must be equal to one of the allowed values (["header","snapshot","events","summary"])');
+    assert.equal(recordingLineErrors([]), '/ must be object');
     assert.match(recordingLineErrors({ ...good[0], schema: 'iotrace.recording/2' }) ?? '', /\/schema must match pattern/);
   });
 
