@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { findModel, serverCommand } from '../agent/lab/models';
-import { assertRunningUntraced, IOTRACE, iotraceDone, killAll, ROOT, sleep, start } from './harness';
+import { assertRunningUntraced, IOTRACE, iotraceDone, killAll, ROOT, sleep, start, validateRecording } from './harness';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'epoll-small.json');
 const sockets: string[] = [];
@@ -127,6 +127,9 @@ describe('live dashboard', () => {
     keys(sock, 'C-c');
     await waitScreen(sock, /EXIT=0/);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    // Not a --record file, so the harness does not see it: checked here.
+    const lines = validateRecording(file);
+    assert.equal((lines[lines.length - 1] as { type: string }).type, 'summary');
     const r = await iotraceDone(['report', file]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /wait +epoll/);

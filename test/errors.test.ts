@@ -316,10 +316,15 @@ describe('report refuses what is not a readable recording', () => {
     assertUserError(await iotraceDone(['report', file]), /line 2: unknown line type "bogus"/);
   });
 
-  it('refuses a newer schema major and says to upgrade', async () => {
+  it('refuses a newer schema major and says to upgrade: report, classify and replay alike', async () => {
     const header = { ...JSON.parse(good[0]), schema: 'iotrace.recording/2' };
     const file = write('v2.jsonl', [JSON.stringify(header), ...good.slice(1)]);
-    assertUserError(await iotraceDone(['report', file]), /iotrace\.recording\/2.*upgrade iotrace/);
+    const message = `iotrace: ${file}: line 1: recorded with schema iotrace.recording/2, newer than this iotrace reads (major 1); upgrade iotrace`;
+    for (const args of [['report', file], ['report', file, '--json'], ['classify', file], ['replay', file, '--no-ui']]) {
+      const res = await iotraceDone(args);
+      assertUserError(res, /upgrade iotrace/);
+      assert.equal(res.stderr.trimEnd(), message, `iotrace ${args.join(' ')}`);
+    }
   });
 });
 

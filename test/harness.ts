@@ -8,6 +8,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { compileAll, validateJson, validateRecording, type SchemaName } from './schema';
+
+export { validateJson, validateRecording } from './schema';
+
+// iotrace() validates what each run produced once it has exited; a test that
+// times a run (inspect's "well under a second") must not time ajv's compiling.
+compileAll();
+
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const IOTRACE = path.join(ROOT, 'bin', 'iotrace');
 export const WORKLOADS = path.join(ROOT, 'test', 'workloads', 'bin');
@@ -89,9 +97,88 @@ export function start(cmd: string, args: string[], opts: { env?: NodeJS.ProcessE
   return proc;
 }
 
-/** Runs iotrace with args. */
+/** The file of `--record FILE`, `--record=FILE` or `-r FILE` in args. */
+function recordFile(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') return undefined;
+    if ((args[i] === '--record' || args[i] === '-r') && i + 1 < args.length) return path.resolve(ROOT, args[i + 1]);
+    if (args[i].startsWith('--record=')) return path.resolve(ROOT, args[i].slice('--record='.length));
+  }
+  return undefined;
+}
+
+/** The schema of the document `iotrace <args>` prints with --json, by command. */
+function jsonSchemaOf(args: string[]): { name: SchemaName; def?: string } | undefined {
+  const end = args.indexOf('--');
+  if (!(end < 0 ? args : args.slice(0, end)).includes('--json')) return undefined;
+  switch (args[0]) {
+    case 'attach':
+    case 'run':
+    case 'report':
+      return { name: 'summary' };
+    case 'lab':
+      return args[1] === 'load' ? { name: 'lab', def: 'load' } : { name: 'lab' };
+    case 'classify':
+      return { name: 'classify' };
+    case 'inspect':
+      return { name: 'inspect' };
+    default:
+      return undefined;
+  }
+}
+
+/** What a file was before a run, to tell whether the run wrote it. */
+function fileState(file: string): string | undefined {
+  try {
+    const st = fs.statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs iotrace with args. Once it has exited, whatever it produced is checked
+ * against schemas/: the recording of --record (if this run wrote it: a file a
+ * failed attach left alone is not its output) line by line, and the document
+ * --json printed on stdout (if stdout is one JSON document; a test that cut
+ * the run short checks what it got itself). exited() rejects naming what does
+ * not fit.
+ */
 export function iotrace(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Proc {
-  return start(process.execPath, [IOTRACE, ...args], opts);
+  const record = recordFile(args);
+  const before = record === undefined ? undefined : fileState(record);
+  const json = jsonSchemaOf(args);
+  const proc = start(process.execPath, [IOTRACE, ...args], opts);
+  const exited = proc.exited.bind(proc);
+  // Checked once, after the first exited() that saw the exit; every later call gets the same verdict.
+  let verdict: { error?: unknown } | undefined;
+  const check = (): void => {
+    if (!verdict) {
+      verdict = {};
+      try {
+        if (record !== undefined && fileState(record) !== undefined && fileState(record) !== before) validateRecording(record);
+        if (json) {
+          let doc: unknown;
+          try {
+            doc = JSON.parse(proc.stdout());
+          } catch {
+            doc = undefined;
+          }
+          if (doc !== undefined) validateJson(json.name, doc, `the --json output of iotrace ${args.join(' ')}`, json.def);
+        }
+      } catch (err) {
+        verdict.error = err;
+      }
+    }
+    if (verdict.error) throw verdict.error;
+  };
+  proc.exited = async (timeoutMs) => {
+    const e = await exited(timeoutMs);
+    check();
+    return e;
+  };
+  return proc;
 }
 
 /** Runs iotrace to its end and returns code, stdout, stderr. */
