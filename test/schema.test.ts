@@ -51,6 +51,7 @@ const OBJECTS: Array<[string, string, Record<string, 'required' | 'optional'>]> 
   [R, '/$defs/headerLine', fields<SessionHeader>({
     type: 'required', schema: 'required', iotraceVersion: 'required', backend: 'required', backendReason: 'optional', mode: 'required',
     seccomp: 'required', target: 'required', host: 'required', startTime: 'required', intervalMs: 'required', inspection: 'optional',
+    events: 'optional',
   })],
   [R, '/$defs/target', fields<SessionHeader['target']>({ pid: 'required', comm: 'required', cmdline: 'required', exe: 'required' })],
   [R, '/$defs/host', fields<SessionHeader['host']>({ hostname: 'required', kernel: 'required', arch: 'required', cpus: 'required' })],
@@ -81,7 +82,7 @@ const OBJECTS: Array<[string, string, Record<string, 'required' | 'optional'>]> 
   [R, '/$defs/counters', fields<Counters>({
     clones: 'required', forks: 'required', execs: 'required', threadExits: 'required', signals: 'required', groupStops: 'required',
     unmatchedExits: 'required', foreignArch: 'required', unknownNr: 'required', fdOverflow: 'required', threadOverflow: 'required',
-    processOverflow: 'required', uringOverflow: 'optional',
+    processOverflow: 'required', uringOverflow: 'optional', eventsDropped: 'optional',
   })],
   [R, '/$defs/ioStats', fields<IoStats>({
     epollCtlAdd: 'required', epollCtlMod: 'required', epollCtlDel: 'required', epollCtlEt: 'required', epollCtlOneshot: 'required',
