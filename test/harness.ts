@@ -8,15 +8,16 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { ROOT } from './root';
 import { compileAll, validateJson, validateRecording, type SchemaName } from './schema';
 
+export { ROOT } from './root';
 export { validateJson, validateRecording } from './schema';
 
 // iotrace() validates what each run produced once it has exited; a test that
 // times a run (inspect's "well under a second") must not time ajv's compiling.
 compileAll();
 
-export const ROOT = path.resolve(__dirname, '..', '..');
 export const IOTRACE = path.join(ROOT, 'bin', 'iotrace');
 export const WORKLOADS = path.join(ROOT, 'test', 'workloads', 'bin');
 

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+import { ROOT } from './root';
+
 export const SCHEMAS_DIR = path.join(ROOT, 'schemas');
 
 /** The schema files, by the name before -<major>.schema.json. */
