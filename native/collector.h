@@ -22,6 +22,14 @@ struct TraceError {
   std::string reason;    // e.g. "already traced by pid 4100"; may be empty
 };
 
+inline TraceError SysError(int code, const std::string& call, const std::string& reason = "") {
+  TraceError e;
+  e.code = code;
+  e.syscall = call;
+  e.reason = reason;
+  return e;
+}
+
 struct TracerOptions {
   // Run mode only: a seccomp filter makes only these numbers stop the tracee.
   bool seccomp = false;

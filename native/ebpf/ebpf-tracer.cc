@@ -29,14 +29,6 @@
 namespace iotrace {
 namespace {
 
-TraceError SysError(int code, const std::string& call, const std::string& reason = "") {
-  TraceError e;
-  e.code = code;
-  e.syscall = call;
-  e.reason = reason;
-  return e;
-}
-
 // libbpf's own messages: kept (the last lines explain a failed load), not
 // printed, since iotrace's stderr is the user's.
 std::mutex g_log_mu;

@@ -153,14 +153,6 @@ void ReadTracee(pid_t tid, TraceeRead* mem) {
   mem->ok = true;
 }
 
-TraceError SysError(int code, const std::string& call, const std::string& reason = "") {
-  TraceError e;
-  e.code = code;
-  e.syscall = call;
-  e.reason = reason;
-  return e;
-}
-
 }  // namespace
 
 std::unique_ptr<Tracer> Tracer::Attach(pid_t pid, const TracerOptions& opts, TraceError* err) {
