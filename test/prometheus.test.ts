@@ -360,12 +360,14 @@ describe('a real Prometheus server scraping iotrace', () => {
       'out/zero_copy': summary.totals.bytesZeroCopy,
     });
     assert.equal(bytes.get('in/copy'), target.expected.bytes_read, 'bytes read as exact-io announced');
-    // Both interpolate inside the same log2 bucket: Prometheus's p99 and the summary's
-    // fall in the same power of two (or both under 256 ns, the first bucket's bound).
+    // Both interpolate inside the same log2 bucket (or both under 256 ns, the first
+    // bucket's bound): iotrace's [2^i, 2^(i+1)), Prometheus's (2^i, 2^(i+1)], whose
+    // quantile may sit on either bound (seen: 1024 ns against iotrace's 1023 ns).
     const promNs = Number(p99[0]?.value[1]) * 1e9;
     const ownNs = summary.syscalls.find((s) => s.name === 'pread64')?.p99Ns ?? NaN;
+    const low = 2 ** Math.floor(Math.log2(ownNs));
     assert.ok(
-      (promNs <= 256 && ownNs <= 256) || Math.floor(Math.log2(promNs)) === Math.floor(Math.log2(ownNs)),
+      (promNs <= 256 && ownNs <= 256) || (promNs >= low * (1 - 1e-9) && promNs <= 2 * low * (1 + 1e-9)),
       `p99 pread64: Prometheus ${promNs} ns, iotrace ${ownNs} ns`,
     );
     assert.ok(rate.every((r) => Number(r.value[1]) >= 0 && r.metric.class), `rate by class: ${JSON.stringify(rate)}`);
