@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -147,14 +148,17 @@ void SumUring(uring_op_stat* into, const uring_op_stat& s) {
   for (int b = 0; b < IOT_LAT_BUCKETS; b++) into->lat_log2[b] += s.lat_log2[b];
 }
 
-// io_stat is all sums but for the flags, which are OR'ed.
-void SumIo(io_stat* into, const io_stat& s) {
+// Adds a per-CPU copy of a struct made only of __u64 counters into the total;
+// the field at or_index (if any) is OR'ed instead (io_stat's setup flags).
+template <typename T>
+void SumU64s(T* into, const T& s, size_t or_index = SIZE_MAX) {
+  static_assert(sizeof(T) % sizeof(__u64) == 0, "a struct of __u64 only");
   const __u64* from = reinterpret_cast<const __u64*>(&s);
   __u64* to = reinterpret_cast<__u64*>(into);
-  constexpr size_t kFlags = offsetof(io_stat, uring_setup_flags) / sizeof(__u64);
-  for (size_t i = 0; i < sizeof(io_stat) / sizeof(__u64); i++) to[i] = i == kFlags ? (to[i] | from[i]) : to[i] + from[i];
+  for (size_t i = 0; i < sizeof(T) / sizeof(__u64); i++) to[i] = i == or_index ? (to[i] | from[i]) : to[i] + from[i];
 }
-static_assert(sizeof(io_stat) % sizeof(__u64) == 0, "io_stat is all __u64");
+
+void SumIo(io_stat* into, const io_stat& s) { SumU64s(into, s, offsetof(io_stat, uring_setup_flags) / sizeof(__u64)); }
 static_assert(sizeof(iot_event) == 40, "iot_event: the record the probes reserve");
 
 // ring_buffer__consume's callback: keeps up to sink->max events, counts the rest.
@@ -165,7 +169,6 @@ int TakeEvent(void* ctx, void* data, size_t size) {
   else sink->discarded++;
   return 0;
 }
-static_assert(sizeof(iot_ebpf_counters) % sizeof(__u64) == 0, "iot_ebpf_counters is all __u64");
 
 }  // namespace
 
@@ -225,6 +228,17 @@ EventDrain EbpfTracer::DrainEvents(std::vector<iot_event>* out, size_t max) {
   return d;
 }
 
+// A live target thread's entry, in user space (the fork probe makes its own).
+static iot_thread NewThread(pid_t tgid, pid_t tid) {
+  iot_thread t{};
+  t.st.tgid = static_cast<uint32_t>(tgid);
+  t.st.tid = static_cast<uint32_t>(tid);
+  t.st.cur_nr = -1;
+  t.st.cur_fd = -1;
+  t.alive = 1;
+  return t;
+}
+
 // Marks a process and its threads as traced. Threads that are inside a
 // syscall now are shown blocked in it since the attach; its exit is counted
 // as unmatched, like the ptrace backend's.
@@ -240,12 +254,9 @@ TraceError EbpfTracer::Follow(pid_t pid, pid_t parent, bool required) {
   bpf_map_update_elem(bpf_map__fd(skel_->maps.procs), &key, &p, BPF_NOEXIST);
   const uint64_t now = MonoNs();
   for (pid_t tid : tasks) {
-    iot_thread t{};
-    t.st.tgid = static_cast<uint32_t>(pid);
-    t.st.tid = static_cast<uint32_t>(tid);
+    iot_thread t = NewThread(pid, tid);
     ReadCurrentSyscall(pid, tid, &t.st.cur_nr, &t.st.cur_fd);
     t.st.cur_since_ns = t.st.cur_nr >= 0 ? now : 0;
-    t.alive = 1;
     const uint32_t tkey = static_cast<uint32_t>(tid);
     // NOEXIST: a thread the fork probe saw first keeps its entry.
     bpf_map_update_elem(bpf_map__fd(skel_->maps.threads), &tkey, &t, BPF_NOEXIST);
@@ -318,12 +329,7 @@ std::unique_ptr<EbpfTracer> EbpfTracer::Spawn(const SpawnSpec& spec, const Trace
   const uint32_t key = static_cast<uint32_t>(child);
   iot_proc p{};
   bpf_map_update_elem(bpf_map__fd(t->skel_->maps.procs), &key, &p, BPF_ANY);
-  iot_thread th{};
-  th.st.tgid = key;
-  th.st.tid = key;
-  th.st.cur_nr = -1;
-  th.st.cur_fd = -1;
-  th.alive = 1;
+  iot_thread th = NewThread(child, child);
   th.until_exec = 1;
   bpf_map_update_elem(bpf_map__fd(t->skel_->maps.threads), &key, &th, BPF_ANY);
   char c = 1;
@@ -509,11 +515,7 @@ AggregateCopy EbpfTracer::Read() {
   std::vector<iot_ebpf_counters> cnt;
   if (LookupPercpu(bpf_map__fd(skel_->maps.counters), &zero, ncpu, &cnt)) {
     iot_ebpf_counters k{};
-    for (const auto& v : cnt) {
-      const __u64* from = reinterpret_cast<const __u64*>(&v);
-      __u64* to = reinterpret_cast<__u64*>(&k);
-      for (size_t i = 0; i < sizeof k / sizeof(__u64); i++) to[i] += from[i];
-    }
+    for (const auto& v : cnt) SumU64s(&k, v);
     c.counters.clones = k.clones;
     c.counters.forks = k.forks;
     c.counters.execs = k.execs;
