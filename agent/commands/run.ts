@@ -60,13 +60,15 @@ export function registerRun(program: Command): void {
     .option('--json', "print the final summary as JSON on stdout (the command's stdout goes to stderr)")
     .option('--no-ui', 'no live view, only the summary')
     .addOption(prometheusOption())
-    .option('--all-syscalls', 'stop on every syscall instead of only the catalogued I/O ones (slower)')
+    .option('--all-syscalls', 'ptrace: stop on every syscall instead of only the catalogued I/O ones (slower)')
     .addHelpText(
       'after',
       `
-A seccomp filter installed before exec makes only the catalogued I/O syscalls
-stop the command (what strace --seccomp-bpf does); --all-syscalls traces all.
-The first Ctrl-C or SIGTERM goes to the command; a second one detaches.
+Under eBPF nothing stops the command: every syscall from its exec on is
+counted, and it may run on after iotrace. Under ptrace a seccomp filter
+installed before exec makes only the catalogued I/O syscalls stop it (what
+strace --seccomp-bpf does); --all-syscalls stops on all. The first Ctrl-C or
+SIGTERM goes to the command; a second one detaches.
 
 Examples:
   iotrace run -- dd if=/dev/zero of=/dev/null bs=512 count=100000
