@@ -14,7 +14,6 @@
 // Tests 1 to 4 need root (CAP_BPF, CAP_PERFMON) and skip, saying so, without it.
 import { after, afterEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -32,9 +31,11 @@ import {
   start,
   startEchoServer,
   statusField,
+  summaryOf,
   WORKLOADS,
   type Proc,
 } from './harness';
+import { bpfObjectsOf, bpftoolList, waitUntilUnloaded } from './bpf-objects';
 
 const IS_ROOT = process.geteuid?.() === 0;
 const NEEDS_ROOT = IS_ROOT ? false : 'the eBPF backend needs root (CAP_BPF and CAP_PERFMON); this run is not root';
@@ -46,16 +47,6 @@ after(() => killAll());
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
-
-function summaryOf(p: { stdout: string; stderr: string } | Proc): Summary {
-  const stdout = typeof p.stdout === 'function' ? p.stdout() : p.stdout;
-  const stderr = typeof p.stderr === 'function' ? p.stderr() : p.stderr;
-  try {
-    return JSON.parse(stdout) as Summary;
-  } catch (err) {
-    throw new Error(`iotrace --json printed no JSON document (${String(err)})\nstdout: ${stdout}\nstderr: ${stderr}`);
-  }
-}
 
 /** `iotrace attach <pid> --json --no-ui --backend <b> …`, resolved once it says it is attached. */
 async function attach(pid: number, backend: 'ebpf' | 'ptrace', extra: string[] = []): Promise<Proc> {
@@ -163,68 +154,6 @@ async function exactIoUnder(backends: Array<'ebpf' | 'ptrace'>): Promise<{ expec
     assert.equal(s.endReason, 'target-exit');
   });
   return { expected, summaries };
-}
-
-// ---------------------------------------------------------------------------------------
-// BPF objects owned by a process, from /proc/<pid>/fdinfo (bpftool here lists no pids).
-
-interface BpfObjects {
-  progs: Set<number>;
-  maps: Set<number>;
-  links: Set<number>;
-}
-
-/**
- * The ids of the BPF programs, maps and links a process holds an fd of. A program fd's
- * fdinfo has prog_id, a map fd's map_id, a link fd's link_id (and the prog_id of the
- * program it attaches, which the program's own fd lists too).
- */
-function bpfObjectsOf(pid: number): BpfObjects {
-  const objs: BpfObjects = { progs: new Set(), maps: new Set(), links: new Set() };
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    const id = (key: string): number | undefined => {
-      const m = new RegExp(`^${key}:\\s*(\\d+)$`, 'm').exec(info);
-      return m ? Number(m[1]) : undefined;
-    };
-    const link = id('link_id');
-    if (link !== undefined) {
-      objs.links.add(link);
-    } else if (id('prog_id') !== undefined) {
-      objs.progs.add(id('prog_id') as number);
-    } else if (id('map_id') !== undefined) {
-      objs.maps.add(id('map_id') as number);
-    }
-  }
-  return objs;
-}
-
-/** `bpftool -j <kind> show`: what the kernel has loaded now, by id. */
-function bpftoolList(kind: 'prog' | 'map' | 'link'): Map<number, { name?: string; type?: string }> {
-  const out = execFileSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20_000 });
-  const list = JSON.parse(out || '[]') as Array<{ id: number; name?: string; type?: string }>;
-  return new Map(list.map((x) => [x.id, x]));
-}
-
-/** Polls until none of the ids is loaded any more (the kernel frees them after an RCU grace period). */
-async function waitUntilUnloaded(objs: BpfObjects, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left: string[] = [];
-    for (const kind of ['prog', 'map', 'link'] as const) {
-      const loaded = bpftoolList(kind);
-      const ids = kind === 'prog' ? objs.progs : kind === 'map' ? objs.maps : objs.links;
-      for (const id of ids) if (loaded.has(id)) left.push(`${kind} ${id} (${loaded.get(id)?.name ?? loaded.get(id)?.type ?? ''})`);
-    }
-    if (left.length === 0) return;
-    if (Date.now() > deadline) assert.fail(`still loaded ${timeoutMs} ms after iotrace ended: ${left.join(', ')}`);
-    await sleep(100);
-  }
 }
 
 // ---------------------------------------------------------------------------------------

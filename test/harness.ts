@@ -8,6 +8,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { Snapshot } from '../agent/snapshot';
+import type { Summary } from '../agent/summary';
 import { ROOT } from './root';
 import { compileAll, validateJson, validateRecording, type SchemaName } from './schema';
 
@@ -218,6 +220,71 @@ export function assertRunningUntraced(pid: number): void {
   if (/^[tTZX]/.test(state)) throw new Error(`pid ${pid} is in state ${state}`);
   const tracer = statusField(pid, 'TracerPid');
   if (tracer !== '0') throw new Error(`pid ${pid} still has TracerPid ${tracer}`);
+}
+
+/** Polls /proc until the process state matches re (bounded); 'gone' once it has exited. */
+export async function waitForState(pid: number, re: RegExp, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = statusField(pid, 'State') ?? 'gone';
+    if (re.test(state)) return state;
+    if (Date.now() > deadline) throw new Error(`pid ${pid} is in state ${state}, not ${re}, after ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** The summary a `--json` run printed on stdout. */
+export function summaryOf(p: Proc | { stdout: string; stderr: string }): Summary {
+  const stdout = typeof p.stdout === 'function' ? p.stdout() : p.stdout;
+  const stderr = typeof p.stderr === 'function' ? p.stderr() : p.stderr;
+  try {
+    return JSON.parse(stdout) as Summary;
+  } catch (err) {
+    throw new Error(`iotrace --json printed no JSON document (${String(err)})\nstdout: ${stdout}\nstderr: ${stderr}`);
+  }
+}
+
+/**
+ * The lines of a recording being written or cut short: each complete line parsed (one that
+ * does not parse throws), and the partial last line (no '\n' yet), '' if there is none.
+ */
+export function recordingLines(file: string): { lines: Array<{ type: string; [key: string]: unknown }>; partial: string } {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    // not created yet
+  }
+  const end = text.lastIndexOf('\n') + 1;
+  const lines = text
+    .slice(0, end)
+    .split('\n')
+    .slice(0, -1)
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as { type: string };
+      } catch (err) {
+        throw new Error(`${file}: line ${i + 1} does not parse: ${String(err)}`);
+      }
+    });
+  return { lines, partial: text.slice(end) };
+}
+
+/**
+ * Polls a --record file until its newest snapshot satisfies pred (bounded). State 't'
+ * alone cannot tell a job-control stop from the signal-delivery-stop of the SIGSTOP just
+ * before it; a SIGCONT sent in between cancels the stop (it clears the pending stop, so the
+ * re-injected SIGSTOP does nothing) and there is no group-stop to test.
+ */
+export async function waitForSnapshot(file: string, pred: (s: Snapshot) => boolean, what: string, timeoutMs = 5000): Promise<Snapshot> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const snapshots = recordingLines(file).lines.filter((l) => l.type === 'snapshot');
+    const last = snapshots[snapshots.length - 1]?.snapshot as Snapshot | undefined;
+    if (last && pred(last)) return last;
+    if (Date.now() > deadline) throw new Error(`recording ${file} never showed ${what}; last counters ${JSON.stringify(last?.counters)}`);
+    await sleep(25);
+  }
 }
 
 /** Sends a line to the echo server and resolves with the reply line. */

@@ -20,6 +20,9 @@ import {
   sleep,
   startEchoServer,
   statusField,
+  summaryOf,
+  waitForSnapshot,
+  waitForState,
   WORKLOADS,
   type Proc,
 } from './harness';
@@ -28,14 +31,6 @@ const ECHO_SERVER = path.join(WORKLOADS, 'echo-server');
 /** SIGUSR1s sent to the server while traced, one at a time. */
 const K = 3;
 const EXIT_MS = 10_000;
-
-function summaryOf(p: Proc): Summary {
-  try {
-    return JSON.parse(p.stdout()) as Summary;
-  } catch (err) {
-    throw new Error(`iotrace --json printed no JSON document (${String(err)})\nstdout: ${p.stdout()}\nstderr: ${p.stderr()}`);
-  }
-}
 
 /**
  * `iotrace attach <pid> --backend ptrace --json --no-ui …`, resolved once it says it is
@@ -75,47 +70,6 @@ async function assertServingUntraced(pid: number, port: number, usr1: number): P
   assert.equal(await echo(port, 'after detach\n'), 'after detach\n');
   assert.equal(await echo(port, 'stats\n'), `usr1=${usr1}\n`);
   assertRunningUntraced(pid);
-}
-
-/** Polls /proc until the state matches (bounded). */
-async function waitForState(pid: number, re: RegExp, timeoutMs = 5000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = statusField(pid, 'State') ?? 'gone';
-    if (re.test(state)) return state;
-    if (Date.now() > deadline) throw new Error(`pid ${pid} is in state ${state}, not ${re}, after ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
-
-/**
- * Polls a --record file until its newest snapshot satisfies pred (bounded). State 't'
- * alone cannot tell a job-control stop from the signal-delivery-stop of the SIGSTOP just
- * before it; a SIGCONT sent in between cancels the stop (it clears the pending stop, so the
- * re-injected SIGSTOP does nothing) and there is no group-stop to test.
- */
-async function waitForSnapshot(file: string, pred: (s: Snapshot) => boolean, what: string, timeoutMs = 5000): Promise<Snapshot> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Snapshot | undefined;
-  for (;;) {
-    let text = '';
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      // not created yet
-    }
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('{"type":"snapshot"')) continue;
-      try {
-        last = (JSON.parse(line) as { snapshot: Snapshot }).snapshot;
-      } catch {
-        // a line being written
-      }
-    }
-    if (last && pred(last)) return last;
-    if (Date.now() > deadline) throw new Error(`recording ${file} never showed ${what}; last counters ${JSON.stringify(last?.counters)}`);
-    await sleep(25);
-  }
 }
 
 describe('the target survives every end of a session', () => {
