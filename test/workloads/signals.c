@@ -4,10 +4,10 @@
 // the next one (standard signals do not queue: two sent before the first is handled count
 // once, traced or not).
 //
-// Usage: signals                      wait for signals, acknowledge each one
+// Usage: signals [--exec-on-hup PROG ARG...]
+//                                     wait for signals, acknowledge each one
 //        signals --exit CODE          exit(CODE) at once
 //        signals --segv               crash on a null pointer write
-//        signals --exec PROG ARG...   print "exec", then execv PROG
 //        signals --spawn N PROG ARG...
 //                                     fork N children one after the other, each execv'ing
 //                                     PROG, wait for each; exit 0 if all exited 0
@@ -17,6 +17,8 @@
 //   SIGUSR2  forks a child that exits 7 at once; its SIGCHLD: "chld=<n> status=7"
 //   SIGCONT  "cont=<n>" (the continue after a job-control stop)
 //   SIGTERM  "final usr1=<n> usr2=<n> chld=<n> cont=<n>" and exit 0
+//   SIGQUIT  a real crash: a write through a null pointer (SIGSEGV)
+//   SIGHUP   with --exec-on-hup: "exec", then execv PROG
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -26,7 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t usr1, usr2, chld, cont, term;
+static volatile sig_atomic_t usr1, usr2, chld, cont, term, quit, hup;
 
 static void on_signal(int sig)
 {
@@ -36,6 +38,8 @@ static void on_signal(int sig)
 	case SIGCHLD: chld++; break;
 	case SIGCONT: cont++; break;
 	case SIGTERM: term = 1; break;
+	case SIGQUIT: quit = 1; break;
+	case SIGHUP: hup = 1; break;
 	}
 }
 
@@ -43,6 +47,13 @@ static void die(const char *what)
 {
 	fprintf(stderr, "signals: %s: %s\n", what, strerror(errno));
 	exit(1);
+}
+
+// volatile: at -O2 GCC turns a plain null store into a trap (SIGILL), not a fault.
+static void crash(void)
+{
+	volatile int *p = NULL;
+	*p = 1;
 }
 
 static int spawn(long n, char **argv)
@@ -68,7 +79,7 @@ static int spawn(long n, char **argv)
 
 int main(int argc, char **argv)
 {
-	static const int handled[] = { SIGUSR1, SIGUSR2, SIGCHLD, SIGCONT, SIGTERM };
+	static const int handled[] = { SIGUSR1, SIGUSR2, SIGCHLD, SIGCONT, SIGTERM, SIGQUIT, SIGHUP };
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	sigset_t block, wait_mask;
 	long seen_usr1 = 0, seen_usr2 = 0, seen_chld = 0, seen_cont = 0;
@@ -76,20 +87,11 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "--exit"))
 		return atoi(argv[2]);
-	if (argc == 2 && !strcmp(argv[1], "--segv")) {
-		volatile int *p = NULL;
-		*p = 1;
-		return 0;
-	}
-	if (argc >= 3 && !strcmp(argv[1], "--exec")) {
-		printf("exec\n");
-		fflush(stdout);
-		execv(argv[2], argv + 2);
-		die("execv");
-	}
+	if (argc == 2 && !strcmp(argv[1], "--segv"))
+		crash();
 	if (argc >= 4 && !strcmp(argv[1], "--spawn"))
 		return spawn(atol(argv[2]), argv + 3);
-	if (argc != 1) {
+	if (argc != 1 && (argc < 3 || strcmp(argv[1], "--exec-on-hup"))) {
 		fprintf(stderr, "usage: see the top of test/workloads/signals.c\n");
 		return 2;
 	}
@@ -130,6 +132,16 @@ int main(int argc, char **argv)
 				die("fork");
 			if (pid == 0)
 				_exit(7);
+		}
+		if (quit)
+			crash();
+		if (hup && argc >= 3) {
+			// execve(2) keeps the signal mask: the new program must not start with these blocked.
+			sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+			printf("exec\n");
+			fflush(stdout);
+			execv(argv[2], argv + 2);
+			die("execv");
 		}
 		if (term) {
 			printf("final usr1=%ld usr2=%ld chld=%ld cont=%ld\n", (long)usr1, (long)usr2, (long)chld, (long)cont);
