@@ -66,3 +66,21 @@ export async function waitUntilUnloaded(objs: BpfObjects, timeoutMs = 15_000): P
     await sleep(100);
   }
 }
+
+/**
+ * The BPF objects an eBPF iotrace holds, checked to be its probes (its iot_ programs, each
+ * attached by a link, and its maps, all loaded): an empty set would prove nothing.
+ */
+export function heldBpfObjects(pid: number): BpfObjects {
+  const objs = bpfObjectsOf(pid);
+  const progs = bpftoolList('prog');
+  const ours = [...objs.progs].map((id) => progs.get(id)?.name ?? `?${id}`);
+  assert.ok(ours.filter((n) => n.startsWith('iot_')).length >= 8, `iotrace holds fewer than 8 iot_ programs: ${ours.join(', ')}`);
+  assert.ok(objs.maps.size >= 1, 'iotrace holds no BPF map');
+  assert.ok(objs.links.size >= 8, `iotrace holds ${objs.links.size} BPF links, fewer than its 8 programs`);
+  for (const kind of ['map', 'link'] as const) {
+    const loaded = bpftoolList(kind);
+    for (const id of kind === 'map' ? objs.maps : objs.links) assert.ok(loaded.has(id), `bpftool ${kind} show lacks ${kind} ${id} of iotrace`);
+  }
+  return objs;
+}

@@ -7,38 +7,35 @@
 // 3. several tracers watch one process at once: two eBPF iotraces, or a ptrace one and an
 //    eBPF one, each count exact-io's announced syscalls exactly (nothing doubled, nothing
 //    shared between the two sets of probes);
-// 4. iotrace leaves none of its BPF programs, maps or links behind, whether it ends
-//    normally (SIGINT) or is SIGKILLed, and the target runs on;
-// 5. without privilege (user nobody) --backend auto falls back to ptrace and says why, and
+// 4. without privilege (user nobody) --backend auto falls back to ptrace and says why, and
 //    --backend ebpf fails with one line naming CAP_BPF.
-// Tests 1 to 4 need root (CAP_BPF, CAP_PERFMON) and skip, saying so, without it.
+// That iotrace leaves none of its BPF programs, maps or links behind however it ends:
+// test/faults.test.ts. Tests 1 to 3 need root (CAP_BPF, CAP_PERFMON) and skip, saying so, without it.
 import { after, afterEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Classification } from '../agent/classify/vocabulary';
-import { checkClassification, findModel, LAB_MODELS, LOAD_BINARY, serverCommand, type LabModel } from '../agent/lab/models';
+import { checkClassification, findModel, LAB_MODELS, serverCommand, type LabModel } from '../agent/lab/models';
 import type { Summary } from '../agent/summary';
 import {
   assertRunningUntraced,
-  echo,
   iotrace,
   iotraceDone,
+  IS_ROOT,
   killAll,
+  NEEDS_ROOT,
   readableCopy,
   sleep,
   start,
-  startEchoServer,
+  startLoad,
   statusField,
   summaryOf,
   WORKLOADS,
   type Proc,
 } from './harness';
-import { bpfObjectsOf, bpftoolList, waitUntilUnloaded } from './bpf-objects';
 
-const IS_ROOT = process.geteuid?.() === 0;
-const NEEDS_ROOT = IS_ROOT ? false : 'the eBPF backend needs root (CAP_BPF and CAP_PERFMON); this run is not root';
 const EXACT_IO = path.join(WORKLOADS, 'exact-io');
 const EXIT_MS = 30_000;
 
@@ -65,11 +62,6 @@ async function startLabServer(name: string): Promise<{ proc: Proc; port: number;
   const proc = start(cmd.file, [...cmd.args, '--port', '0'], { env: { ...process.env, ...model.env } });
   const match = await proc.waitFor(/port=(\d+)/);
   return { proc, port: Number(match[1]), model };
-}
-
-/** The lab's load generator against a server, for `seconds`; it ends by itself. */
-function startLoad(port: number, seconds: number, connections = 16): Proc {
-  return start(LOAD_BINARY(), ['--target', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', String(seconds)]);
 }
 
 /** The state letter of every thread of pid (field 3 of /proc/<pid>/task/<tid>/stat) and its TracerPid. */
@@ -329,48 +321,7 @@ describe('several tracers watch one process at once', { skip: NEEDS_ROOT }, () =
 });
 
 // ---------------------------------------------------------------------------------------
-// 4. Nothing left loaded
-
-describe('iotrace --backend ebpf leaves nothing loaded', { skip: NEEDS_ROOT }, () => {
-  for (const how of ['SIGINT', 'SIGKILL'] as const) {
-    it(`after ${how === 'SIGINT' ? 'a normal end (SIGINT)' : 'SIGKILL'}: its programs, maps and links are gone and the target serves on`, async (t: TestContext) => {
-      const { proc: server, port } = await startEchoServer();
-      const tracer = await attach(server.pid, 'ebpf');
-      assert.equal(await echo(port, 'traced\n'), 'traced\n');
-
-      const objs = bpfObjectsOf(tracer.pid);
-      const progs = bpftoolList('prog');
-      const ours = [...objs.progs].map((id) => progs.get(id)?.name ?? `?${id}`);
-      t.diagnostic(`iotrace pid ${tracer.pid} holds ${objs.progs.size} programs (${ours.sort().join(', ')}), ${objs.maps.size} maps, ${objs.links.size} links`);
-      assert.ok(ours.filter((n) => n.startsWith('iot_')).length >= 8, `iotrace holds fewer than 8 iot_ programs: ${ours.join(', ')}`);
-      assert.ok(objs.maps.size >= 1, 'iotrace holds no BPF map');
-      assert.ok(objs.links.size >= 8, `iotrace holds ${objs.links.size} BPF links, fewer than its 8 programs`);
-      for (const kind of ['map', 'link'] as const) {
-        const loaded = bpftoolList(kind);
-        for (const id of kind === 'map' ? objs.maps : objs.links) assert.ok(loaded.has(id), `bpftool ${kind} show lacks ${kind} ${id} of iotrace`);
-      }
-
-      tracer.child.kill(how);
-      const exit = await tracer.exited(EXIT_MS);
-      if (how === 'SIGINT') {
-        assert.deepEqual(exit, { code: 0, signal: null }, tracer.stderr());
-        const summary = summaryOf(tracer);
-        assert.equal(summary.endReason, 'SIGINT');
-        assert.ok(summary.totals.calls > 0, 'the echo exchange was counted');
-      } else {
-        assert.deepEqual(exit, { code: null, signal: 'SIGKILL' });
-      }
-      await waitUntilUnloaded(objs);
-
-      assertRunningUntraced(server.pid);
-      assert.equal(await echo(port, 'after\n'), 'after\n', 'the target does not answer after iotrace ended');
-      assertRunningUntraced(server.pid);
-    });
-  }
-});
-
-// ---------------------------------------------------------------------------------------
-// 5. Without privilege
+// 4. Without privilege
 
 /**
  * Runs iotrace as an unprivileged user. As root: as nobody (setpriv), from a readable copy

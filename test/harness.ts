@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { LOAD_BINARY } from '../agent/lab/models';
 import type { Snapshot } from '../agent/snapshot';
 import type { Summary } from '../agent/summary';
 import { ROOT } from './root';
@@ -23,7 +24,18 @@ compileAll();
 export const IOTRACE = path.join(ROOT, 'bin', 'iotrace');
 export const WORKLOADS = path.join(ROOT, 'test', 'workloads', 'bin');
 
+export const IS_ROOT = process.geteuid?.() === 0;
+/** A describe/it skip reason for the eBPF backend's tests, false when they can run. */
+export const NEEDS_ROOT: string | false = IS_ROOT ? false : 'the eBPF backend needs root (CAP_BPF and CAP_PERFMON); this run is not root';
+
 const started = new Set<ChildProcess>();
+/** Processes this module did not start (a run-mode command, iotrace's child) that killAll ends too. */
+const adopted = new Set<number>();
+
+/** Has killAll end pid too: a process some started process started (iotrace run's command). */
+export function adopt(pid: number): void {
+  adopted.add(pid);
+}
 
 export interface Proc {
   child: ChildProcess;
@@ -201,6 +213,14 @@ export function killAll(): void {
     }
   }
   started.clear();
+  for (const pid of adopted) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  adopted.clear();
 }
 
 /** A field of /proc/<pid>/status, undefined once the process is gone. */
@@ -304,6 +324,25 @@ export function echo(port: number, line: string, timeoutMs = 5000): Promise<stri
     });
     sock.on('error', (e) => (clearTimeout(timer), reject(e)));
   });
+}
+
+/**
+ * Sends the echo server SIGUSR1 `count` times, each confirmed by "stats" before the next:
+ * standard signals do not queue, so one sent while the previous is still pending would
+ * merge with it. The handler runs before the server can read the next request, so each
+ * reply counts it.
+ */
+export async function usr1Rounds(pid: number, port: number, from: number, count: number): Promise<void> {
+  for (let i = from + 1; i <= from + count; i++) {
+    process.kill(pid, 'SIGUSR1');
+    const reply = await echo(port, 'stats\n');
+    if (reply !== `usr1=${i}\n`) throw new Error(`SIGUSR1 #${i} was not handled once: the server says ${JSON.stringify(reply)}`);
+  }
+}
+
+/** The lab's load generator on a server for `seconds` (it ends by itself); every answer is checked byte for byte. */
+export function startLoad(port: number, seconds: number, connections = 16): Proc {
+  return start(LOAD_BINARY(), ['--target', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', String(seconds)]);
 }
 
 /** Starts test/workloads/bin/echo-server and resolves with it and its port. */
