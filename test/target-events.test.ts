@@ -225,6 +225,26 @@ describe('the target execs another program', () => {
   }
 });
 
+describe('the target execs a program that exits before iotrace sees it', () => {
+  for (const backend of BACKENDS) {
+    for (const mode of ['run', 'attach'] as const) {
+      it(`${backend}: ${mode}: the exec is counted and the program first seen is not named as the one that ran`, { skip: backend === 'ebpf' && NEEDS_ROOT }, async () => {
+        const t = await startTarget(`${mode} ${backend}`, [SIGNALS, '--exec-on-hup', SIGNALS, '--exit', '4']);
+        const first = `${SIGNALS} --exec-on-hup ${SIGNALS} --exit 4`;
+        await waitForSnapshot(t.record as string, (s) => s.processes.some((p) => p.pid === t.pid && p.cmdline === first), 'the first program', EXIT_MS);
+        // The new program exits at once: no snapshot can be expected to see it alive.
+        process.kill(t.pid, 'SIGHUP');
+        const summary = await tracedEnd(t, mode === 'run' ? 4 : 0);
+        assert.deepEqual(summary.exit, { code: 4, signal: null, coreDumped: false });
+        const target = summary.processes.find((p) => p.pid === t.pid);
+        assert.equal(target?.execs, mode === 'run' ? 2 : 1);
+        // Seen (a snapshot caught it in time) or not: never the program it was before the exec.
+        assert.ok(target?.cmdline === '' || target?.cmdline === `${SIGNALS} --exit 4`, `cmdline ${target?.cmdline}`);
+      });
+    }
+  }
+});
+
 /** Counts by name, in strace's shape. */
 function countsOf(summary: Summary): Map<string, SyscallCount> {
   return new Map(summary.syscalls.map((s) => [s.name, { calls: s.calls, errors: s.errors }]));
