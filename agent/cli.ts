@@ -14,6 +14,7 @@ import { registerRun } from './commands/run';
 import { registerServe } from './commands/serve';
 import { EXIT_BUG, EXIT_USAGE, IotraceError } from './errors';
 import { stopAllBackends } from './native-backend';
+import { readerGone, releaseHungUpTerminalAtExit } from './terminal-hangup';
 import { VERSION } from './version';
 
 function bug(err: unknown): never {
@@ -26,11 +27,14 @@ function bug(err: unknown): never {
 export async function main(argv: string[]): Promise<void> {
   process.on('uncaughtException', bug);
   process.on('unhandledRejection', bug);
-  // A closed pipe on stdout (iotrace … | head) is not worth a stack trace.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') return;
-    bug(err);
-  });
+  // A closed pipe on stdout (iotrace … | head), or a closed terminal, is not worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (readerGone(err)) return;
+      bug(err);
+    });
+  }
+  releaseHungUpTerminalAtExit();
 
   const program = new Command();
   program

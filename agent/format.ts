@@ -81,6 +81,12 @@ export function formatSummary(s: Summary): string {
   out.push(
     `iotrace ${s.mode} pid ${s.target.pid} (${who}) via ${s.backend}: ${fmtNs(s.durationNs)}, ended by ${s.endReason}`,
   );
+  // The header names the program first traced; after an exec the target is another one.
+  const self = s.processes.find((p) => p.pid === s.target.pid);
+  const ownExecs = (self?.execs ?? 0) - (s.mode === 'run' ? 1 : 0);
+  if (self && ownExecs > 0) {
+    out.push(`target exec'd ${ownExecs}×${self.cmdline && self.cmdline !== s.target.cmdline ? `, last seen as: ${self.cmdline}` : ''}`);
+  }
   if (s.exit) {
     const how = s.exit.signal ? `killed by ${s.exit.signal}${s.exit.coreDumped ? ' (core dumped)' : ''}` : `exited with status ${s.exit.code}`;
     out.push(`target ${how}`);

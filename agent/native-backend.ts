@@ -108,7 +108,8 @@ export class NativeBackend implements Backend {
   private readonly startNs: number;
   private readonly events: boolean;
   private readonly describer = new FdDescriber();
-  private readonly cmdlines = new Map<number, string>();
+  /** Each process's command line as last read from /proc, and its exec count then. */
+  private readonly cmdlines = new Map<number, { cmdline: string; execs: number }>();
   private last: Snapshot | undefined;
   private stopped = false;
 
@@ -236,8 +237,11 @@ export class NativeBackend implements Backend {
     const processes = raw.processes.map((p) => {
       if (!p.exited) {
         const c = readCmdline(p.pid);
-        if (c) this.cmdlines.set(p.pid, c);
+        if (c) this.cmdlines.set(p.pid, { cmdline: c, execs: p.execs });
       }
+      // A process that exec'd since its command line was read, and is gone, ran a program
+      // never seen: no name rather than the previous program's.
+      const known = this.cmdlines.get(p.pid);
       return {
         pid: p.pid,
         parentPid: p.parentPid,
@@ -246,7 +250,7 @@ export class NativeBackend implements Backend {
         exitCode: p.exitCode,
         exitSignal: signalName(p.exitSignal),
         coreDumped: p.coreDumped,
-        cmdline: this.cmdlines.get(p.pid) ?? '',
+        cmdline: known && known.execs === p.execs ? known.cmdline : '',
       };
     });
     return {

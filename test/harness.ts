@@ -8,6 +8,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { LOAD_BINARY } from '../agent/lab/models';
+import type { Snapshot } from '../agent/snapshot';
+import type { Summary } from '../agent/summary';
 import { ROOT } from './root';
 import { compileAll, validateJson, validateRecording, type SchemaName } from './schema';
 
@@ -21,7 +24,18 @@ compileAll();
 export const IOTRACE = path.join(ROOT, 'bin', 'iotrace');
 export const WORKLOADS = path.join(ROOT, 'test', 'workloads', 'bin');
 
+export const IS_ROOT = process.geteuid?.() === 0;
+/** A describe/it skip reason for the eBPF backend's tests, false when they can run. */
+export const NEEDS_ROOT: string | false = IS_ROOT ? false : 'the eBPF backend needs root (CAP_BPF and CAP_PERFMON); this run is not root';
+
 const started = new Set<ChildProcess>();
+/** Processes this module did not start (a run-mode command, iotrace's child) that killAll ends too. */
+const adopted = new Set<number>();
+
+/** Has killAll end pid too: a process some started process started (iotrace run's command). */
+export function adopt(pid: number): void {
+  adopted.add(pid);
+}
 
 export interface Proc {
   child: ChildProcess;
@@ -199,6 +213,14 @@ export function killAll(): void {
     }
   }
   started.clear();
+  for (const pid of adopted) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  adopted.clear();
 }
 
 /** A field of /proc/<pid>/status, undefined once the process is gone. */
@@ -220,6 +242,71 @@ export function assertRunningUntraced(pid: number): void {
   if (tracer !== '0') throw new Error(`pid ${pid} still has TracerPid ${tracer}`);
 }
 
+/** Polls /proc until the process state matches re (bounded); 'gone' once it has exited. */
+export async function waitForState(pid: number, re: RegExp, timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = statusField(pid, 'State') ?? 'gone';
+    if (re.test(state)) return state;
+    if (Date.now() > deadline) throw new Error(`pid ${pid} is in state ${state}, not ${re}, after ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** The summary a `--json` run printed on stdout. */
+export function summaryOf(p: Proc | { stdout: string; stderr: string }): Summary {
+  const stdout = typeof p.stdout === 'function' ? p.stdout() : p.stdout;
+  const stderr = typeof p.stderr === 'function' ? p.stderr() : p.stderr;
+  try {
+    return JSON.parse(stdout) as Summary;
+  } catch (err) {
+    throw new Error(`iotrace --json printed no JSON document (${String(err)})\nstdout: ${stdout}\nstderr: ${stderr}`);
+  }
+}
+
+/**
+ * The lines of a recording being written or cut short: each complete line parsed (one that
+ * does not parse throws), and the partial last line (no '\n' yet), '' if there is none.
+ */
+export function recordingLines(file: string): { lines: Array<{ type: string; [key: string]: unknown }>; partial: string } {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    // not created yet
+  }
+  const end = text.lastIndexOf('\n') + 1;
+  const lines = text
+    .slice(0, end)
+    .split('\n')
+    .slice(0, -1)
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as { type: string };
+      } catch (err) {
+        throw new Error(`${file}: line ${i + 1} does not parse: ${String(err)}`);
+      }
+    });
+  return { lines, partial: text.slice(end) };
+}
+
+/**
+ * Polls a --record file until its newest snapshot satisfies pred (bounded). State 't'
+ * alone cannot tell a job-control stop from the signal-delivery-stop of the SIGSTOP just
+ * before it; a SIGCONT sent in between cancels the stop (it clears the pending stop, so the
+ * re-injected SIGSTOP does nothing) and there is no group-stop to test.
+ */
+export async function waitForSnapshot(file: string, pred: (s: Snapshot) => boolean, what: string, timeoutMs = 5000): Promise<Snapshot> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const snapshots = recordingLines(file).lines.filter((l) => l.type === 'snapshot');
+    const last = snapshots[snapshots.length - 1]?.snapshot as Snapshot | undefined;
+    if (last && pred(last)) return last;
+    if (Date.now() > deadline) throw new Error(`recording ${file} never showed ${what}; last counters ${JSON.stringify(last?.counters)}`);
+    await sleep(25);
+  }
+}
+
 /** Sends a line to the echo server and resolves with the reply line. */
 export function echo(port: number, line: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -237,6 +324,25 @@ export function echo(port: number, line: string, timeoutMs = 5000): Promise<stri
     });
     sock.on('error', (e) => (clearTimeout(timer), reject(e)));
   });
+}
+
+/**
+ * Sends the echo server SIGUSR1 `count` times, each confirmed by "stats" before the next:
+ * standard signals do not queue, so one sent while the previous is still pending would
+ * merge with it. The handler runs before the server can read the next request, so each
+ * reply counts it.
+ */
+export async function usr1Rounds(pid: number, port: number, from: number, count: number): Promise<void> {
+  for (let i = from + 1; i <= from + count; i++) {
+    process.kill(pid, 'SIGUSR1');
+    const reply = await echo(port, 'stats\n');
+    if (reply !== `usr1=${i}\n`) throw new Error(`SIGUSR1 #${i} was not handled once: the server says ${JSON.stringify(reply)}`);
+  }
+}
+
+/** The lab's load generator on a server for `seconds` (it ends by itself); every answer is checked byte for byte. */
+export function startLoad(port: number, seconds: number, connections = 16): Proc {
+  return start(LOAD_BINARY(), ['--target', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', String(seconds)]);
 }
 
 /** Starts test/workloads/bin/echo-server and resolves with it and its port. */
