@@ -259,3 +259,29 @@ describe('a full disk while recording', () => {
     await assertServerUntouched(server);
   });
 });
+
+describe('the dashboard when the recording is taken away', () => {
+  it('rm -r of its directory: the header says the recording stopped and why, the view goes on, the summary says all lines are lost', async () => {
+    const dir = path.join(tmpDir(), 'sub');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'r.jsonl');
+    const server = await busyEchoServer();
+    const sock = terminal(`attach ${server.pid} --record ${file} --interval 0.1`, 220, 40);
+    await until('3 lines in the recording', () => lineCount(file) >= 3);
+    fs.rmSync(dir, { recursive: true });
+    const s = await waitScreen(sock, /REC \S+ \(STOPPED: removed during the session; its directory/, WAIT_MS);
+    assert.match(s, /warning: recording \S+ was removed during the session after \d+ lines \(its directory/);
+    const calls = (text: string): string => /· ([\d,]+) syscalls\/s ·/.exec(text)?.[1] ?? '';
+    const elapsed = (text: string): string => /· (\d+:\d\d) ·/.exec(text)?.[1] ?? '';
+    const first = elapsed(s);
+    assert.notEqual(calls(s), '', s);
+    await until('the header clock to move', () => elapsed(screen(sock)) !== first);
+    keys(sock, 'q');
+    const end = await waitScreen(sock, /EXIT=\d+/, WAIT_MS, true);
+    assert.match(end, /EXIT=0/);
+    assert.match(end, /warning: recording \S+: all \d+ lines lost \(removed during the session; its directory \S+ is gone\)/);
+    await server.stop();
+    assert.equal(fs.existsSync(dir), false);
+    await assertServerUntouched(server);
+  });
+});
