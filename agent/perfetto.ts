@@ -49,6 +49,7 @@ export async function exportPerfetto(file: string, write: (text: string) => void
   let slices = 0;
   let dropped = 0;
   let eventLines = 0;
+  let snapshots = 0;
   let overlaps = 0;
   const cmdlines = new Map<number, string>();
   const named = new Set<string>();
@@ -117,10 +118,12 @@ export async function exportPerfetto(file: string, write: (text: string) => void
       write('{"displayTimeUnit":"ns","traceEvents":[');
     },
     snapshot: (s) => {
+      snapshots++;
       for (const p of s.snapshot.processes) if (p.cmdline) cmdlines.set(p.pid, p.cmdline);
     },
     events: onEvents,
   });
+  if (!snapshots) throw new IotraceError('EBADREC', `${file}: the recording has a header but no snapshot yet`);
   if (!eventLines) {
     throw new IotraceError('ENOEVENTS', `${file}: no events line: iotrace stopped before its first snapshot`);
   }

@@ -11,6 +11,14 @@ import type { Summary } from './summary';
 export const RECORDING_SCHEMA = 'iotrace.recording/1';
 export const RECORDING_MAJOR = 1;
 
+/**
+ * The longest line iotrace writes and reads. The recorder drops (and counts)
+ * a longer line rather than write what readers refuse; readers stop at the
+ * first line past it without holding more of it, so memory stays bounded
+ * whatever the file holds. docs/recording.md says how large real lines get.
+ */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
 export interface SessionHeader {
   type: 'header';
   schema: string;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Unit tests of readRecording on hand-written files: lines visited in order, a
-// truncated last line is a warning, a corrupt middle line or a newer schema an error.
+// truncated last line is a warning, a corrupt middle line or a newer schema an error;
+// and of the Recorder's answers to what can happen to its file.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -8,9 +9,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { IotraceError } from './errors';
+import { Recorder } from './recorder';
 import { readRecording, type RecordingVisitor } from './recording';
 import { formatEventsLine } from './events';
-import { EVENT_COLUMNS, RECORDING_SCHEMA, type EventsLine } from './recording-schema';
+import { EVENT_COLUMNS, MAX_LINE_BYTES, RECORDING_SCHEMA, type EventsLine } from './recording-schema';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotrace-readrec-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -161,5 +163,36 @@ describe('readRecording', () => {
     await assert.rejects(readRecording(dir, {}), (err: unknown) => err instanceof IotraceError && err.code === 'EBADREC' && /is a directory/.test(err.message));
     const missing = path.join(dir, 'missing.jsonl');
     await assert.rejects(readRecording(missing, {}), (err: unknown) => err instanceof IotraceError && err.code === 'EBADREC' && err.message.includes(missing) && /ENOENT/.test(err.message));
+  });
+});
+
+describe('Recorder', () => {
+  it('skips a line longer than readers take, warns once, and the file stays readable', async () => {
+    const file = path.join(dir, 'long.jsonl');
+    const rec = new Recorder(file);
+    assert.equal(rec.writeJson(JSON.stringify(header)), undefined);
+    const long = JSON.stringify({ type: 'events', tNs: 1, dropped: 0, columns: [], events: [], pad: 'x'.repeat(MAX_LINE_BYTES) });
+    assert.match(rec.writeJson(long) ?? '', /a 64 MiB line was not written \(readers take lines up to 64 MiB\); the recording goes on without it$/);
+    assert.equal(rec.writeJson(long), undefined, 'warned twice');
+    assert.equal(rec.writeJson(snapshotLine(2, 1)), undefined);
+    rec.close();
+    assert.equal(rec.lossWarning(0), `recording ${file}: 2 lines longer than 64 MiB not written`);
+    const seen: number[] = [];
+    await readRecording(file, { snapshot: (s) => seen.push(s.snapshot.tNs) });
+    assert.deepEqual(seen, [2]);
+  });
+
+  it('leaves alone another file put at its path, stops, and counts every line lost', () => {
+    const file = path.join(dir, 'replaced.jsonl');
+    const rec = new Recorder(file);
+    rec.writeJson(JSON.stringify(header));
+    rec.writeJson(snapshotLine(1, 1));
+    fs.rmSync(file);
+    fs.writeFileSync(file, 'not ours\n');
+    assert.match(rec.writeJson(snapshotLine(2, 1)) ?? '', /was replaced by another file during the session after 3 lines: recording stopped, tracing goes on; the 3 lines written are lost/);
+    assert.equal(rec.writeJson(snapshotLine(3, 1)), undefined);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'not ours\n');
+    assert.equal(rec.lossWarning(1), `recording ${file}: all 5 lines lost (replaced by another file during the session)`);
+    assert.match(rec.label(), /\(STOPPED: replaced by another file during the session\)$/);
   });
 });

@@ -194,11 +194,9 @@ export class Session {
           `(${this.eventsRingDropped} with the ring full, ${this.eventsDiscarded} past --events-max ${this.eventsMax})`,
       );
     }
-    const rec = this.recorder?.status();
-    if (rec && rec.linesLost > 0) {
-      // +1: the summary line itself is lost too.
-      this.warnings.push(`recording ${rec.file}: ${rec.linesLost + 1} lines lost (${rec.failure}); it holds ${rec.linesWritten} complete lines`);
-    }
+    // The summary line itself is lost too, if the recording stopped.
+    const lost = this.recorder?.lossWarning(1);
+    if (lost) this.warnings.push(lost);
     const summary = summarize({
       header: this.header,
       snapshot: last,
@@ -214,6 +212,11 @@ export class Session {
   /** The file being recorded to, if any. */
   get recording(): string | undefined {
     return this.recorder?.file;
+  }
+
+  /** The file being recorded to and, if it stopped (disk full, file removed), why: for the dashboard's header. */
+  get recordingLabel(): string | undefined {
+    return this.recorder?.label();
   }
 
   /**
@@ -240,6 +243,9 @@ export class Session {
     this.record({ type: 'summary', summary });
     rec.close();
     this.recorder = undefined;
+    // Kept for the session's summary: that recording lost lines.
+    const lost = rec.lossWarning(0);
+    if (lost) this.warnings.push(lost);
     return rec.file;
   }
 

@@ -4,60 +4,15 @@
 // server started here is killed after each test.
 import { afterEach, after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { findModel, serverCommand } from '../agent/lab/models';
-import { assertRunningUntraced, IOTRACE, iotraceDone, killAll, ROOT, sleep, start, validateRecording } from './harness';
+import { assertRunningUntraced, iotraceDone, killAll, ROOT, sleep, start, validateRecording } from './harness';
+import { keys, killTerminals, screen, terminal, tmux, waitScreen } from './terminal';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'epoll-small.json');
-const sockets: string[] = [];
-
-function tmux(sock: string, ...args: string[]): string {
-  return execFileSync('tmux', ['-L', sock, ...args], { encoding: 'utf8' });
-}
-
-/** A detached tmux session of cols × rows running cmd (in ROOT). */
-function terminal(cmd: string, cols = 120, rows = 40, env: Record<string, string> = {}): string {
-  const sock = `iotrace-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  sockets.push(sock);
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
-  // The shell stays after iotrace ends so that its last words can be read.
-  tmux(sock, 'new-session', '-d', '-x', String(cols), '-y', String(rows), '-c', ROOT, `${vars}node ${IOTRACE} ${cmd}; echo "EXIT=$?"; sleep 600`);
-  return sock;
-}
-
-/** The visible screen; with history, also what scrolled off above it. */
-function screen(sock: string, history = false): string {
-  return tmux(sock, 'capture-pane', '-p', ...(history ? ['-S', '-1000'] : []));
-}
-
-async function waitScreen(sock: string, re: RegExp, timeoutMs = 30000, history = false): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen(sock, history);
-    if (re.test(last)) return last;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${re} on the screen:\n${last}`);
-}
-
-function keys(sock: string, ...k: string[]): void {
-  tmux(sock, 'send-keys', ...k);
-}
-
-function killTerminals(): void {
-  for (const s of sockets.splice(0)) {
-    try {
-      execFileSync('tmux', ['-L', s, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
-}
 
 afterEach(() => {
   killTerminals();
@@ -114,9 +69,7 @@ describe('live dashboard', () => {
     const server = start(cmd.file, [...cmd.args, '--port', '0']);
     await server.waitFor(/port=\d+/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotrace-dash-'));
-    const sock = `iotrace-test-${process.pid}-rec`;
-    sockets.push(sock);
-    tmux(sock, 'new-session', '-d', '-x', '120', '-y', '40', '-c', dir, `node ${IOTRACE} attach ${server.pid}; echo "EXIT=$?"; sleep 600`);
+    const sock = terminal(`attach ${server.pid}`, 120, 40, {}, dir);
     await waitScreen(sock, /recording off/);
     keys(sock, 'r');
     const name = /recording to (iotrace-\d+-\d{8}-\d{6}\.json)/;

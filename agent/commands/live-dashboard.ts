@@ -17,7 +17,7 @@ export function openLiveDashboard(session: Session, quit: () => void): Dashboard
     header: session.header,
     mode: 'live',
     onQuit: quit,
-    recording: () => session.recording,
+    recording: () => session.recordingLabel,
     onRecord: () => {
       try {
         if (session.recording) return `recording stopped: ${session.stopRecording()} (iotrace report reads it)`;

@@ -3,6 +3,7 @@
 // per-interval lines when there is no terminal (or --no-ui).
 import { InvalidArgumentError, type Command } from 'commander';
 
+import { IotraceError } from '../errors';
 import { formatLiveLine } from '../format';
 import { readRecording } from '../recording';
 import { indexRecording, loadSnapshot } from '../recording-index';
@@ -35,6 +36,7 @@ async function printLines(file: string, fromSec: number): Promise<void> {
       prev = snapshot;
     },
   });
+  if (!prev) throw new IotraceError('EBADREC', `${file}: the recording has a header but no snapshot yet`);
   for (const w of warnings) process.stderr.write(`iotrace: warning: ${w}\n`);
 }
 
@@ -72,8 +74,8 @@ Examples:
         {
           file,
           header: index.header,
-          count: index.snapshots.length,
-          timeNs: (i) => index.snapshots[i].tNs,
+          count: index.count,
+          timeNs: (i) => index.timeNs(i),
           load: (i) => loadSnapshot(index, i),
         },
         { speed: opts.speed, fromSec: opts.from },
