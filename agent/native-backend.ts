@@ -249,12 +249,16 @@ export class NativeBackend implements Backend {
         cmdline: this.cmdlines.get(p.pid) ?? '',
       };
     });
+    const f = raw.threadsFolded;
     return {
       tNs: Math.max(0, raw.monoNs - this.startNs),
       tracees: raw.tracees,
       syscalls,
       fds,
       threads,
+      ...(f.threads
+        ? { threadsFolded: { ...f, waitNs: byWaitKind(f.waitNs), waitCalls: byWaitKind(f.waitCalls) } }
+        : {}),
       processes,
       counters: raw.counters,
       io: { ...raw.io },

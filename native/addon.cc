@@ -246,6 +246,24 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
       threads.Set(static_cast<uint32_t>(i), to);
     }
     o.Set("threads", threads);
+    Napi::Object folded = Napi::Object::New(env);
+    const thread_stat& fs = c.folded.sum;
+    folded.Set("threads", Num(env, c.folded.threads));
+    folded.Set("calls", Num(env, fs.calls));
+    folded.Set("totalNs", Num(env, fs.total_ns));
+    folded.Set("bytesIn", Num(env, fs.bytes_in));
+    folded.Set("bytesOut", Num(env, fs.bytes_out));
+    Napi::Array fwait_ns = Napi::Array::New(env, IOT_WAIT_KINDS);
+    Napi::Array fwait_calls = Napi::Array::New(env, IOT_WAIT_KINDS);
+    for (uint32_t k = 0; k < IOT_WAIT_KINDS; k++) {
+      fwait_ns.Set(k, Num(env, fs.wait_ns[k]));
+      fwait_calls.Set(k, Num(env, fs.wait_calls[k]));
+    }
+    folded.Set("waitNs", fwait_ns);
+    folded.Set("waitCalls", fwait_calls);
+    folded.Set("eagain", Num(env, fs.eagain));
+    folded.Set("eagainSpin", Num(env, fs.eagain_spin));
+    o.Set("threadsFolded", folded);
 
     Napi::Array procs = Napi::Array::New(env, c.processes.size());
     for (size_t i = 0; i < c.processes.size(); i++) {
