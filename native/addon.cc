@@ -2,6 +2,7 @@
 // The addon's surface: attach/spawn a tracer (ptrace or eBPF) and read its aggregation
 // as plain JS objects. It decides nothing; agent/ validates and interprets.
 // Declared once in native/index.d.ts.
+#include <malloc.h>
 #include <napi.h>
 
 #include <cstring>
@@ -392,6 +393,11 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
 Napi::Value MonoNsJs(const Napi::CallbackInfo& info) { return Num(info.Env(), MonoNs()); }
 
+Napi::Value TrimMallocJs(const Napi::CallbackInfo& info) {
+  malloc_trim(0);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = TracerWrap::Init(env);
   TracerWrap::ctor = new Napi::FunctionReference(Napi::Persistent(cls));
@@ -399,6 +405,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attach", Napi::Function::New(env, Attach));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("monoNs", Napi::Function::New(env, MonoNsJs));
+  exports.Set("trimMalloc", Napi::Function::New(env, TrimMallocJs));
   exports.Set("latBuckets", Napi::Number::New(env, IOT_LAT_BUCKETS));
   exports.Set("nrMax", Napi::Number::New(env, IOT_NR_MAX));
   exports.Set("waitKinds", Napi::Number::New(env, IOT_WAIT_KINDS));

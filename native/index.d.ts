@@ -211,6 +211,8 @@ export interface NativeAddon {
   attach(pid: number, options: NativeTraceOptions): NativeTracer;
   spawn(path: string, argv: string[], envp: string[], options: NativeTraceOptions): NativeTracer;
   monoNs(): number;
+  /** malloc_trim(0): hands the free pages of every malloc arena back to the kernel. */
+  trimMalloc(): void;
   readonly latBuckets: number;
   readonly nrMax: number;
   /** IOT_WAIT_KINDS: the length of NativeThreadStat.waitNs and waitCalls. */
