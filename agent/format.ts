@@ -168,6 +168,14 @@ export function formatSummary(s: Summary): string {
     ),
   );
   if (s.threads.length > TOP) out.push(`(+${s.threads.length - TOP} more; --json lists all)`);
+  const tc = s.threadCounts;
+  if (tc && tc.ended) {
+    const f = s.threadsFolded;
+    out.push(
+      `threads seen: ${fmtInt(tc.seen)}, ended: ${fmtInt(tc.ended)}` +
+        (f ? `; ${fmtInt(f.threads)} ended threads not listed: ${fmtInt(f.calls)} calls, ${fmtNs(f.totalNs)} in syscalls, ${fmtBytes(f.bytesIn)} in, ${fmtBytes(f.bytesOut)} out` : ''),
+    );
+  }
 
   const k = s.counters;
   const events: string[] = [];

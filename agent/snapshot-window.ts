@@ -5,6 +5,7 @@ import {
   WAIT_KINDS,
   type Counters,
   type FdStat,
+  type FoldedThreads,
   type IoStats,
   type Snapshot,
   type SyscallStat,
@@ -72,6 +73,21 @@ function subThread(c: ThreadStat, p: ThreadStat | undefined): ThreadStat {
   };
 }
 
+function subFolded(c: FoldedThreads | undefined, p: FoldedThreads | undefined): FoldedThreads | undefined {
+  if (!c || !p) return c;
+  return {
+    threads: sub(c.threads, p.threads),
+    calls: sub(c.calls, p.calls),
+    totalNs: sub(c.totalNs, p.totalNs),
+    bytesIn: sub(c.bytesIn, p.bytesIn),
+    bytesOut: sub(c.bytesOut, p.bytesOut),
+    waitNs: subKinds(c.waitNs, p.waitNs),
+    waitCalls: subKinds(c.waitCalls, p.waitCalls),
+    eagain: sub(c.eagain, p.eagain),
+    eagainSpin: sub(c.eagainSpin, p.eagainSpin),
+  };
+}
+
 function subUring(c: UringOpStat, p: UringOpStat | undefined): UringOpStat {
   if (!p) return c;
   return {
@@ -114,6 +130,9 @@ export function windowOf(prev: Snapshot | undefined, cur: Snapshot): Snapshot {
     syscalls: cur.syscalls.map((s) => subSyscall(s, sys.get(s.nr))).filter((s) => s.calls > 0),
     fds: cur.fds.map((f) => subFd(f, fds.get(`${f.pid}:${f.fd}`))).filter((f) => f.calls > 0),
     threads: cur.threads.map((t) => subThread(t, threads.get(t.tid))).filter((t) => t.calls > 0 || t.current !== null),
+    // A thread folded within the window brings its whole count along: the
+    // folded sum's delta over-counts by what it did before the window.
+    ...(cur.threadsFolded ? { threadsFolded: subFolded(cur.threadsFolded, prev.threadsFolded) } : {}),
     processes: cur.processes,
     counters,
     io: subIo(cur.io, prev.io),

@@ -73,6 +73,23 @@ export interface ThreadStat {
   current: { name: string; fd: number; forNs: number } | null;
 }
 
+/**
+ * Ended threads no longer listed one by one: past the 256 busiest ended ones,
+ * the others are summed here so that a target creating threads without end
+ * costs iotrace no memory per thread (docs/limits.md).
+ */
+export interface FoldedThreads {
+  threads: number;
+  calls: number;
+  totalNs: number;
+  bytesIn: number;
+  bytesOut: number;
+  waitNs: Record<WaitKind, number>;
+  waitCalls: Record<WaitKind, number>;
+  eagain: number;
+  eagainSpin: number;
+}
+
 export interface ProcessStat {
   pid: number;
   /** 0 for the process attached to or started. */
@@ -167,6 +184,8 @@ export interface Snapshot {
   syscalls: SyscallStat[];
   fds: FdStat[];
   threads: ThreadStat[];
+  /** Absent while no thread was folded (and in recordings made before folding). */
+  threadsFolded?: FoldedThreads;
   processes: ProcessStat[];
   counters: Counters;
   /** Absent in recordings made before the classifier. */

@@ -53,6 +53,23 @@ export interface ThreadSummary {
   alive: boolean;
 }
 
+/** Threads of the session in numbers: the table lists the live ones and at most 256 ended ones. */
+export interface ThreadCounts {
+  /** Every thread traced in the session, listed or folded. */
+  seen: number;
+  ended: number;
+  /** Ended threads not listed, their activity summed in threadsFolded. */
+  folded: number;
+}
+
+export interface FoldedThreadsSummary {
+  threads: number;
+  calls: number;
+  totalNs: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export interface GroupSummary {
   group: RateGroup;
   calls: number;
@@ -93,6 +110,10 @@ export interface Summary {
   uringOps?: UringOpSummary[];
   fds: FdStat[];
   threads: ThreadSummary[];
+  /** Absent in summaries written before threads were folded. */
+  threadCounts?: ThreadCounts;
+  /** The ended threads not listed in threads, summed; absent when none were folded. */
+  threadsFolded?: FoldedThreadsSummary;
   processes: ProcessStat[];
   counters: Counters;
   warnings: string[];
@@ -163,6 +184,9 @@ export function summarize({ header, snapshot, endReason, exit, warnings }: Summa
     .map(({ pid, tid, calls, totalNs, bytesIn, bytesOut, alive }) => ({ pid, tid, calls, totalNs, bytesIn, bytesOut, alive }))
     .sort((a, b) => b.calls - a.calls || a.tid - b.tid);
 
+  const f = snapshot.threadsFolded;
+  const folded = f?.threads ?? 0;
+
   const calls = syscalls.reduce((n, s) => n + s.calls, 0);
   const durationSec = snapshot.tNs / 1e9;
   return {
@@ -195,6 +219,12 @@ export function summarize({ header, snapshot, endReason, exit, warnings }: Summa
       : {}),
     fds,
     threads,
+    threadCounts: {
+      seen: threads.length + folded,
+      ended: threads.filter((t) => !t.alive).length + folded,
+      folded,
+    },
+    ...(f ? { threadsFolded: { threads: f.threads, calls: f.calls, totalNs: f.totalNs, bytesIn: f.bytesIn, bytesOut: f.bytesOut } } : {}),
     processes: [...snapshot.processes].sort((a, b) => a.pid - b.pid),
     counters: snapshot.counters,
     warnings,

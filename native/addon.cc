@@ -2,6 +2,7 @@
 // The addon's surface: attach/spawn a tracer (ptrace or eBPF) and read its aggregation
 // as plain JS objects. It decides nothing; agent/ validates and interprets.
 // Declared once in native/index.d.ts.
+#include <malloc.h>
 #include <napi.h>
 
 #include <cstring>
@@ -246,6 +247,24 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
       threads.Set(static_cast<uint32_t>(i), to);
     }
     o.Set("threads", threads);
+    Napi::Object folded = Napi::Object::New(env);
+    const thread_stat& fs = c.folded.sum;
+    folded.Set("threads", Num(env, c.folded.threads));
+    folded.Set("calls", Num(env, fs.calls));
+    folded.Set("totalNs", Num(env, fs.total_ns));
+    folded.Set("bytesIn", Num(env, fs.bytes_in));
+    folded.Set("bytesOut", Num(env, fs.bytes_out));
+    Napi::Array fwait_ns = Napi::Array::New(env, IOT_WAIT_KINDS);
+    Napi::Array fwait_calls = Napi::Array::New(env, IOT_WAIT_KINDS);
+    for (uint32_t k = 0; k < IOT_WAIT_KINDS; k++) {
+      fwait_ns.Set(k, Num(env, fs.wait_ns[k]));
+      fwait_calls.Set(k, Num(env, fs.wait_calls[k]));
+    }
+    folded.Set("waitNs", fwait_ns);
+    folded.Set("waitCalls", fwait_calls);
+    folded.Set("eagain", Num(env, fs.eagain));
+    folded.Set("eagainSpin", Num(env, fs.eagain_spin));
+    o.Set("threadsFolded", folded);
 
     Napi::Array procs = Napi::Array::New(env, c.processes.size());
     for (size_t i = 0; i < c.processes.size(); i++) {
@@ -374,6 +393,11 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 
 Napi::Value MonoNsJs(const Napi::CallbackInfo& info) { return Num(info.Env(), MonoNs()); }
 
+Napi::Value TrimMallocJs(const Napi::CallbackInfo& info) {
+  malloc_trim(0);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = TracerWrap::Init(env);
   TracerWrap::ctor = new Napi::FunctionReference(Napi::Persistent(cls));
@@ -381,6 +405,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attach", Napi::Function::New(env, Attach));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("monoNs", Napi::Function::New(env, MonoNsJs));
+  exports.Set("trimMalloc", Napi::Function::New(env, TrimMallocJs));
   exports.Set("latBuckets", Napi::Number::New(env, IOT_LAT_BUCKETS));
   exports.Set("nrMax", Napi::Number::New(env, IOT_NR_MAX));
   exports.Set("waitKinds", Napi::Number::New(env, IOT_WAIT_KINDS));

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 
@@ -66,12 +67,42 @@ TraceeRead MemoryWanted(uint32_t nr, const uint64_t args[6], int64_t rval, bool 
   return r;
 }
 
+void FoldedThreads::Add(const thread_stat& t, uint64_t n) {
+  threads += n;
+  sum.calls += t.calls;
+  sum.total_ns += t.total_ns;
+  sum.bytes_in += t.bytes_in;
+  sum.bytes_out += t.bytes_out;
+  for (int k = 0; k < IOT_WAIT_KINDS; k++) {
+    sum.wait_ns[k] += t.wait_ns[k];
+    sum.wait_calls[k] += t.wait_calls[k];
+  }
+  sum.eagain += t.eagain;
+  sum.eagain_spin += t.eagain_spin;
+}
+
+std::vector<size_t> EndedToFold(const std::vector<thread_stat>& threads, const std::vector<uint8_t>& alive) {
+  std::vector<size_t> ended;
+  for (size_t i = 0; i < threads.size(); i++)
+    if (!alive[i] && threads[i].tid != threads[i].tgid) ended.push_back(i);
+  if (ended.size() <= kMaxEndedThreads) return {};
+  std::sort(ended.begin(), ended.end(), [&](size_t a, size_t b) {
+    return threads[a].calls > threads[b].calls || (threads[a].calls == threads[b].calls && threads[a].tid < threads[b].tid);
+  });
+  return std::vector<size_t>(ended.begin() + kMaxEndedThreads, ended.end());
+}
+
 Aggregate::Aggregate()
     : sys_(IOT_NR_MAX), errnos_(static_cast<size_t>(IOT_NR_MAX) * IOT_ERRNO_SLOTS) {}
 
 thread_stat* Aggregate::Thread(uint32_t tgid, uint32_t tid) {
   auto it = threads_.find(tid);
-  if (it != threads_.end()) return &it->second;
+  if (it != threads_.end()) {
+    if (thread_alive_[tid]) return &it->second;
+    // An ended thread's tid again: pid numbers wrapped, this is a new thread.
+    folded_.Add(it->second);
+    threads_.erase(it);
+  }
   if (threads_.size() >= kMaxThreadEntries) {
     counters_.thread_overflow++;
     return nullptr;
@@ -238,10 +269,28 @@ void Aggregate::Bump(uint64_t Counters::*field, uint64_t n) {
   counters_.*field += n;
 }
 
+// Once per snapshot, under the lock: the table holds at most one
+// snapshot interval's ended threads beyond kMaxEndedThreads.
+void Aggregate::FoldEnded() {
+  std::vector<thread_stat> threads;
+  std::vector<uint8_t> alive;
+  threads.reserve(threads_.size());
+  for (const auto& kv : threads_) {
+    threads.push_back(kv.second);
+    alive.push_back(thread_alive_[kv.first]);
+  }
+  for (size_t i : EndedToFold(threads, alive)) {
+    folded_.Add(threads[i]);
+    threads_.erase(threads[i].tid);
+    thread_alive_.erase(threads[i].tid);
+  }
+}
+
 AggregateCopy Aggregate::Copy(uint64_t mono_ns) {
   AggregateCopy c;
   c.mono_ns = mono_ns;
   std::lock_guard<std::mutex> lock(mu_);
+  FoldEnded();
   for (uint32_t nr = 0; nr < IOT_NR_MAX; nr++) {
     const sys_stat& s = sys_[nr];
     if (!s.calls) continue;
@@ -266,6 +315,7 @@ AggregateCopy Aggregate::Copy(uint64_t mono_ns) {
     c.thread_alive.push_back(thread_alive_[kv.first]);
   }
   for (const auto& kv : processes_) c.processes.push_back(kv.second);
+  c.folded = folded_;
   c.counters = counters_;
   c.io = io_;
   c.tracees = tracees_;

@@ -21,6 +21,23 @@ namespace iotrace {
 constexpr size_t kMaxFdEntries = 65536;
 constexpr size_t kMaxThreadEntries = 65536;
 constexpr size_t kMaxProcessEntries = 16384;
+// Ended threads a snapshot lists one by one, the busiest kept; the others are
+// folded into one sum (FoldedThreads) and leave the tables, so that a target
+// which keeps creating threads costs no memory per thread it ever had, and
+// the eBPF thread map keeps room for new ones. Leaders are never folded: an
+// exec by another thread moves into the leader's entry.
+constexpr size_t kMaxEndedThreads = 256;
+
+struct FoldedThreads {
+  uint64_t threads = 0;
+  thread_stat sum{};  // the counting fields only; tgid, tid and cur_* stay 0
+  // One thread, or (n > 1) a sum of n threads already made.
+  void Add(const thread_stat& t, uint64_t n = 1);
+};
+
+// Which of the ended threads to fold: indexes into `threads`, all ended
+// non-leaders but the kMaxEndedThreads busiest.
+std::vector<size_t> EndedToFold(const std::vector<thread_stat>& threads, const std::vector<uint8_t>& alive);
 
 struct ProcessStat {
   uint32_t pid = 0;
@@ -77,6 +94,7 @@ struct AggregateCopy {
   std::vector<thread_stat> threads;
   std::vector<uint8_t> thread_alive;
   std::vector<ProcessStat> processes;
+  FoldedThreads folded;
   Counters counters;
   io_stat io{};
   std::vector<std::pair<uint32_t, uring_op_stat>> uring_ops;  // opcode, stat (eBPF only)
@@ -109,6 +127,7 @@ class Aggregate {
 
  private:
   thread_stat* Thread(uint32_t tgid, uint32_t tid);
+  void FoldEnded();
   fd_stat* Fd(uint32_t tgid, int64_t fd);
 
   std::mutex mu_;
@@ -123,6 +142,7 @@ class Aggregate {
   std::unordered_map<uint32_t, thread_stat> threads_;
   std::unordered_map<uint32_t, uint8_t> thread_alive_;
   std::unordered_map<uint32_t, ProcessStat> processes_;
+  FoldedThreads folded_;
   Counters counters_;
   io_stat io_{};
   uint32_t tracees_ = 0;

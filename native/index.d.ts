@@ -60,6 +60,19 @@ export interface NativeThreadStat {
   eagainSpin: number;
 }
 
+/** Ended threads taken out of `threads` (native/aggregate.h kMaxEndedThreads): their count and sums. */
+export interface NativeFoldedThreads {
+  threads: number;
+  calls: number;
+  totalNs: number;
+  bytesIn: number;
+  bytesOut: number;
+  waitNs: number[];
+  waitCalls: number[];
+  eagain: number;
+  eagainSpin: number;
+}
+
 export interface NativeProcessStat {
   pid: number;
   /** 0 for the process attached to or started. */
@@ -134,6 +147,7 @@ export interface NativeSnapshot {
   syscalls: NativeSyscallStat[];
   fds: NativeFdStat[];
   threads: NativeThreadStat[];
+  threadsFolded: NativeFoldedThreads;
   processes: NativeProcessStat[];
   counters: NativeCounters;
   io: NativeIoStats;
@@ -197,6 +211,8 @@ export interface NativeAddon {
   attach(pid: number, options: NativeTraceOptions): NativeTracer;
   spawn(path: string, argv: string[], envp: string[], options: NativeTraceOptions): NativeTracer;
   monoNs(): number;
+  /** malloc_trim(0): hands the free pages of every malloc arena back to the kernel. */
+  trimMalloc(): void;
   readonly latBuckets: number;
   readonly nrMax: number;
   /** IOT_WAIT_KINDS: the length of NativeThreadStat.waitNs and waitCalls. */

@@ -32,6 +32,15 @@ struct iot_thread {
 	__u8 until_exec;        /* run mode: counting starts at its execve */
 };
 
+/* Ended threads whose entry a new thread with the same tid replaced (pid
+ * numbers wrapped around), summed before the entry is overwritten. User
+ * space takes the other ended ones out of the map (native/aggregate.h
+ * kMaxEndedThreads) and adds this in. */
+struct iot_folded {
+	__u64 threads;
+	struct thread_stat sum;
+};
+
 /* Per process (key: tgid). */
 struct iot_proc {
 	__u32 parent;           /* 0: a process given to the tracer */

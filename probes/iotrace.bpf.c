@@ -87,6 +87,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct iot_folded);
+} folded SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IOT_URING_OPS);
 	__type(key, __u32);
 	__type(value, struct uring_op_stat);
@@ -355,6 +362,26 @@ int BPF_PROG(iot_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+static __always_inline void fold_thread(const struct thread_stat *t)
+{
+	__u32 zero = 0;
+	struct iot_folded *f = bpf_map_lookup_elem(&folded, &zero);
+
+	if (!f)
+		return;
+	f->threads++;
+	f->sum.calls += t->calls;
+	f->sum.total_ns += t->total_ns;
+	f->sum.bytes_in += t->bytes_in;
+	f->sum.bytes_out += t->bytes_out;
+	for (int k = 0; k < IOT_WAIT_KINDS; k++) {
+		f->sum.wait_ns[k] += t->wait_ns[k];
+		f->sum.wait_calls[k] += t->wait_calls[k];
+	}
+	f->sum.eagain += t->eagain;
+	f->sum.eagain_spin += t->eagain_spin;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(iot_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -362,7 +389,7 @@ int BPF_PROG(iot_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctid = BPF_CORE_READ(child, pid);
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
-	struct iot_thread n = {};
+	struct iot_thread n = {}, *old;
 
 	if (!traced_thread(ptid))
 		return 0;
@@ -372,6 +399,9 @@ int BPF_PROG(iot_fork, struct task_struct *parent, struct task_struct *child)
 	n.st.cur_fd = -1;
 	n.alive = 1;
 	n.from_fork = 1;
+	old = bpf_map_lookup_elem(&threads, &ctid);
+	if (old && !old->alive)
+		fold_thread(&old->st);
 	if (bpf_map_update_elem(&threads, &ctid, &n, BPF_ANY))
 		BUMP(thread_overflow);
 	if (ctgid == ptgid) {

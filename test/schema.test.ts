@@ -24,8 +24,8 @@ import type {
 import type { ClassificationCheck, GroundTruth, SignatureCheck } from '../agent/lab/models';
 import type { LoadResult } from '../agent/lab/run-lab';
 import { RECORDING_MAJOR, RECORDING_SCHEMA, type SessionHeader, type SnapshotLine, type SummaryLine } from '../agent/recording-schema';
-import { WAIT_KINDS, type Counters, type FdStat, type FdType, type IoStats, type ProcessStat, type Snapshot, type SyscallStat, type ThreadStat, type UringOpStat } from '../agent/snapshot';
-import { SUMMARY_SCHEMA, type GroupSummary, type Summary, type SyscallSummary, type ThreadSummary, type UringOpSummary } from '../agent/summary';
+import { WAIT_KINDS, type Counters, type FdStat, type FdType, type FoldedThreads, type IoStats, type ProcessStat, type Snapshot, type SyscallStat, type ThreadStat, type UringOpStat } from '../agent/snapshot';
+import { SUMMARY_SCHEMA, type FoldedThreadsSummary, type GroupSummary, type Summary, type SyscallSummary, type ThreadCounts, type ThreadSummary, type UringOpSummary } from '../agent/summary';
 import { URING_OP_NAMES } from '../agent/uring-ops';
 import { ROOT } from './harness';
 import { loadSchemas, recordingLineErrors, schemaErrors, SCHEMA_IDS, validateRecording } from './schema';
@@ -59,7 +59,11 @@ const OBJECTS: Array<[string, string, Record<string, 'required' | 'optional'>]> 
   [R, '/$defs/summaryLine', fields<SummaryLine>({ type: 'required', summary: 'required' })],
   [R, '/$defs/snapshot', fields<Snapshot>({
     tNs: 'required', tracees: 'required', syscalls: 'required', fds: 'required', threads: 'required', processes: 'required',
-    counters: 'required', io: 'optional', uringOps: 'optional',
+    counters: 'required', io: 'optional', uringOps: 'optional', threadsFolded: 'optional',
+  })],
+  [R, '/$defs/foldedThreads', fields<FoldedThreads>({
+    threads: 'required', calls: 'required', totalNs: 'required', bytesIn: 'required', bytesOut: 'required', waitNs: 'required',
+    waitCalls: 'required', eagain: 'required', eagainSpin: 'required',
   })],
   [R, '/$defs/syscallStat', fields<SyscallStat>({
     nr: 'required', name: 'required', cls: 'required', calls: 'required', errors: 'required', eagain: 'required', errnos: 'required',
@@ -98,7 +102,11 @@ const OBJECTS: Array<[string, string, Record<string, 'required' | 'optional'>]> 
     schema: 'required', iotraceVersion: 'required', backend: 'required', backendReason: 'optional', mode: 'required', target: 'required',
     startTime: 'required', durationNs: 'required', endReason: 'required', exit: 'required', classification: 'required', totals: 'required',
     groups: 'required', syscalls: 'required', uringOps: 'optional', fds: 'required', threads: 'required', processes: 'required',
-    counters: 'required', warnings: 'required',
+    counters: 'required', warnings: 'required', threadCounts: 'optional', threadsFolded: 'optional',
+  })],
+  [S, '/$defs/threadCounts', fields<ThreadCounts>({ seen: 'required', ended: 'required', folded: 'required' })],
+  [S, '/$defs/foldedThreadsSummary', fields<FoldedThreadsSummary>({
+    threads: 'required', calls: 'required', totalNs: 'required', bytesIn: 'required', bytesOut: 'required',
   })],
   [S, '/properties/exit/oneOf/1', fields<TargetExit>({ code: 'required', signal: 'required', coreDumped: 'required' })],
   [S, '/properties/totals', fields<Summary['totals']>({

@@ -357,9 +357,10 @@ bool EbpfTracer::Stop(int timeout_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return true;
   if (skel_) {
-    // Detached first when events are captured: the last copy and the last
-    // events then describe the same calls.
-    if (events_) iotrace_bpf__detach(skel_);
+    // Detached first: the maps stop changing, so the last copy is one moment
+    // of every map (a target churning threads would otherwise be ahead in
+    // the maps read last), and the last events describe the same calls.
+    iotrace_bpf__detach(skel_);
     last_ = Read();
     last_status_ = StatusLocked();
     if (events_) {
@@ -498,6 +499,30 @@ AggregateCopy EbpfTracer::Read() {
     c.thread_alive.push_back(t.alive);
     if (t.alive) c.tracees++;
   }
+  // An ended thread's entry is never written again (a new thread with its
+  // tid, once pid numbers wrap, replaces it whole), so it can leave the map.
+  std::vector<size_t> fold = EndedToFold(c.threads, c.thread_alive);
+  std::vector<uint8_t> drop(c.threads.size());
+  for (size_t i : fold) {
+    folded_.Add(c.threads[i]);
+    bpf_map_delete_elem(th_fd, &c.threads[i].tid);
+    drop[i] = 1;
+  }
+  if (!fold.empty()) {
+    size_t w = 0;
+    for (size_t i = 0; i < c.threads.size(); i++) {
+      if (drop[i]) continue;
+      c.threads[w] = c.threads[i];
+      c.thread_alive[w++] = c.thread_alive[i];
+    }
+    c.threads.resize(w);
+    c.thread_alive.resize(w);
+  }
+  c.folded = folded_;
+  std::vector<iot_folded> replaced;
+  const uint32_t folded_key = 0;
+  if (LookupPercpu(bpf_map__fd(skel_->maps.folded), &folded_key, ncpu, &replaced))
+    for (const auto& v : replaced) c.folded.Add(v.sum, v.threads);
 
   const int proc_fd = bpf_map__fd(skel_->maps.procs);
   for (uint32_t key : Keys<uint32_t>(proc_fd)) {

@@ -69,6 +69,7 @@ class EbpfTracer : public Collector {
     uint64_t closes = 0;     // fd_stat.closes when it was read: a close since makes it stale
   };
   std::unordered_map<uint64_t, Link> links_;  // key: tgid << 32 | fd
+  FoldedThreads folded_;  // ended threads taken out of the threads map
 };
 
 }  // namespace iotrace
