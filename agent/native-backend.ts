@@ -11,7 +11,7 @@ import { FdDescriber } from './fd-info';
 import { SYSCALLS } from './gen/syscalls';
 import { loadNative } from './native';
 import { WAIT_KINDS, type Snapshot, type SyscallStat, type WaitKind } from './snapshot';
-import { readCmdline } from './target';
+import { describeTracer, readCmdline } from './target';
 import { uringOpName } from './uring-ops';
 
 const ERRNO_NAMES = new Map<number, string>(
@@ -83,7 +83,8 @@ function fromNativeError(err: unknown, pid: number | undefined, backend: Backend
     return new IotraceError(e.code, `the eBPF backend cannot load its probes: ${e.reason || e.message}; --backend ptrace traces without eBPF`);
   }
   if (e.code === 'EPERM') {
-    return new IotraceError('EPERM', `permission denied: cannot trace pid ${pid}: ${e.reason || e.message}`);
+    const reason = (e.reason || e.message || '').replace(/already traced by pid (\d+)/, (_, tid: string) => `already traced by ${describeTracer(Number(tid))}`);
+    return new IotraceError('EPERM', `permission denied: cannot trace pid ${pid}: ${reason}`);
   }
   return new IotraceError(e.code, e.message ?? String(err));
 }

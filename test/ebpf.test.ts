@@ -14,7 +14,6 @@
 // Tests 1 to 4 need root (CAP_BPF, CAP_PERFMON) and skip, saying so, without it.
 import { after, afterEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -24,7 +23,6 @@ import type { Summary } from '../agent/summary';
 import {
   assertRunningUntraced,
   echo,
-  iotrace,
   iotraceDone,
   killAll,
   readableCopy,
@@ -32,13 +30,13 @@ import {
   start,
   startEchoServer,
   statusField,
-  WORKLOADS,
   type Proc,
 } from './harness';
+import { bpfObjectsOf, bpftoolList, waitUntilUnloaded } from './bpf-objects';
+import { ATTACH_DEPENDENT, attach, assertAnnounced, countsOf, exactIoUnder, summaryOf } from './exact-io';
 
 const IS_ROOT = process.geteuid?.() === 0;
 const NEEDS_ROOT = IS_ROOT ? false : 'the eBPF backend needs root (CAP_BPF and CAP_PERFMON); this run is not root';
-const EXACT_IO = path.join(WORKLOADS, 'exact-io');
 const EXIT_MS = 30_000;
 
 afterEach(() => killAll());
@@ -46,25 +44,6 @@ after(() => killAll());
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
-
-function summaryOf(p: { stdout: string; stderr: string } | Proc): Summary {
-  const stdout = typeof p.stdout === 'function' ? p.stdout() : p.stdout;
-  const stderr = typeof p.stderr === 'function' ? p.stderr() : p.stderr;
-  try {
-    return JSON.parse(stdout) as Summary;
-  } catch (err) {
-    throw new Error(`iotrace --json printed no JSON document (${String(err)})\nstdout: ${stdout}\nstderr: ${stderr}`);
-  }
-}
-
-/** `iotrace attach <pid> --json --no-ui --backend <b> …`, resolved once it says it is attached. */
-async function attach(pid: number, backend: 'ebpf' | 'ptrace', extra: string[] = []): Promise<Proc> {
-  const tracer = iotrace(['attach', String(pid), '--json', '--no-ui', '--backend', backend, ...extra]);
-  const m = await tracer.waitFor(/iotrace: attached to pid (\d+) .* via (\w+)/, 20_000);
-  assert.equal(Number(m[1]), pid, 'attached to another pid');
-  assert.equal(m[2], backend, `attached via ${m[2]}, not ${backend}`);
-  return tracer;
-}
 
 /** Starts a lab model's server on a free port. */
 async function startLabServer(name: string): Promise<{ proc: Proc; port: number; model: LabModel }> {
@@ -102,129 +81,6 @@ function threadStates(pid: number): Array<{ tid: number; state: string; tracerPi
     }
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------
-// exact-io, as in exactness.test.ts
-
-/** The syscalls exact-io announces; setup makes none of them (see test/workloads/exact-io.c). */
-const COUNTED = ['read', 'write', 'pread64', 'sendfile', 'select', 'poll', 'epoll_wait', 'accept4'] as const;
-/**
- * What differs from one tracer to another on the same run: the barrier's futex and the
- * sigwaitinfo that a ptrace attach interrupts (and the kernel restarts), getrandom which
- * exact-io does not make after the start. See exactness.test.ts.
- */
-const ATTACH_DEPENDENT = new Set(['futex', 'getrandom', 'rt_sigtimedwait']);
-
-interface Expectation {
-  pid: number;
-  [syscall: string]: number;
-}
-
-function expectationIn(text: string): Expectation {
-  const m = /^\{"pid":\d+,.*\}$/m.exec(text);
-  assert.ok(m, `no exact-io expectation line in:\n${text}`);
-  return JSON.parse(m[0]) as Expectation;
-}
-
-type Counts = Record<string, { calls: number; errors: number }>;
-
-function countsOf(summary: Summary, names?: Iterable<string>, excluded = new Set<string>()): Counts {
-  const all = new Map(summary.syscalls.map((s) => [s.name, { calls: s.calls, errors: s.errors }]));
-  const out: Counts = {};
-  for (const n of [...(names ?? all.keys())].filter((x) => !excluded.has(x)).sort()) out[n] = all.get(n) ?? { calls: 0, errors: 0 };
-  return out;
-}
-
-function assertAnnounced(label: string, summary: Summary, expected: Expectation): void {
-  const wanted: Counts = {};
-  for (const n of COUNTED) wanted[n] = { calls: expected[n], errors: 0 };
-  assert.deepEqual(countsOf(summary, COUNTED), wanted, `${label} (actual) differs from exact-io's announcement (expected)`);
-}
-
-/**
- * Starts exact-io (T=3 threads, N=200), attaches one iotrace per backend listed, all at
- * once, lets exact-io start once every one is attached, and returns each summary after
- * exact-io's exit (which ends every iotrace).
- */
-async function exactIoUnder(backends: Array<'ebpf' | 'ptrace'>): Promise<{ expected: Expectation; summaries: Summary[] }> {
-  const target = start(EXACT_IO, ['--threads', '3', '--iters', '200']);
-  const expected = expectationIn((await target.waitFor(/^\{"pid".*\}$/m))[0]);
-  assert.equal(expected.pid, target.pid);
-  const tracers = await Promise.all(backends.map((b) => attach(target.pid, b)));
-  // exact-io waits in sigwaitinfo for this: the measured phase starts with every tracer in place.
-  process.kill(target.pid, 'SIGUSR1');
-  const exits = await Promise.all([target.exited(EXIT_MS), ...tracers.map((t) => t.exited(EXIT_MS))]);
-  assert.deepEqual(exits[0], { code: 0, signal: null }, `exact-io failed: ${target.stderr()}`);
-  tracers.forEach((t, i) => assert.deepEqual(exits[i + 1], { code: 0, signal: null }, `iotrace --backend ${backends[i]} failed:\n${t.stderr()}`));
-  const summaries = tracers.map((t) => summaryOf(t));
-  summaries.forEach((s, i) => {
-    assert.equal(s.backend, backends[i]);
-    assert.equal(s.endReason, 'target-exit');
-  });
-  return { expected, summaries };
-}
-
-// ---------------------------------------------------------------------------------------
-// BPF objects owned by a process, from /proc/<pid>/fdinfo (bpftool here lists no pids).
-
-interface BpfObjects {
-  progs: Set<number>;
-  maps: Set<number>;
-  links: Set<number>;
-}
-
-/**
- * The ids of the BPF programs, maps and links a process holds an fd of. A program fd's
- * fdinfo has prog_id, a map fd's map_id, a link fd's link_id (and the prog_id of the
- * program it attaches, which the program's own fd lists too).
- */
-function bpfObjectsOf(pid: number): BpfObjects {
-  const objs: BpfObjects = { progs: new Set(), maps: new Set(), links: new Set() };
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    let info: string;
-    try {
-      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-    } catch {
-      continue;
-    }
-    const id = (key: string): number | undefined => {
-      const m = new RegExp(`^${key}:\\s*(\\d+)$`, 'm').exec(info);
-      return m ? Number(m[1]) : undefined;
-    };
-    const link = id('link_id');
-    if (link !== undefined) {
-      objs.links.add(link);
-    } else if (id('prog_id') !== undefined) {
-      objs.progs.add(id('prog_id') as number);
-    } else if (id('map_id') !== undefined) {
-      objs.maps.add(id('map_id') as number);
-    }
-  }
-  return objs;
-}
-
-/** `bpftool -j <kind> show`: what the kernel has loaded now, by id. */
-function bpftoolList(kind: 'prog' | 'map' | 'link'): Map<number, { name?: string; type?: string }> {
-  const out = execFileSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20_000 });
-  const list = JSON.parse(out || '[]') as Array<{ id: number; name?: string; type?: string }>;
-  return new Map(list.map((x) => [x.id, x]));
-}
-
-/** Polls until none of the ids is loaded any more (the kernel frees them after an RCU grace period). */
-async function waitUntilUnloaded(objs: BpfObjects, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const left: string[] = [];
-    for (const kind of ['prog', 'map', 'link'] as const) {
-      const loaded = bpftoolList(kind);
-      const ids = kind === 'prog' ? objs.progs : kind === 'map' ? objs.maps : objs.links;
-      for (const id of ids) if (loaded.has(id)) left.push(`${kind} ${id} (${loaded.get(id)?.name ?? loaded.get(id)?.type ?? ''})`);
-    }
-    if (left.length === 0) return;
-    if (Date.now() > deadline) assert.fail(`still loaded ${timeoutMs} ms after iotrace ended: ${left.join(', ')}`);
-    await sleep(100);
-  }
 }
 
 // ---------------------------------------------------------------------------------------

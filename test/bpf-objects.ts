@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// The BPF objects a process holds, from /proc/<pid>/fdinfo (bpftool here lists no pids),
+// and whether the kernel still has them loaded.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+
+import { sleep } from './harness';
+
+export interface BpfObjects {
+  progs: Set<number>;
+  maps: Set<number>;
+  links: Set<number>;
+}
+
+/**
+ * The ids of the BPF programs, maps and links a process holds an fd of. A program fd's
+ * fdinfo has prog_id, a map fd's map_id, a link fd's link_id (and the prog_id of the
+ * program it attaches, which the program's own fd lists too).
+ */
+export function bpfObjectsOf(pid: number): BpfObjects {
+  const objs: BpfObjects = { progs: new Set(), maps: new Set(), links: new Set() };
+  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue;
+    }
+    const id = (key: string): number | undefined => {
+      const m = new RegExp(`^${key}:\\s*(\\d+)$`, 'm').exec(info);
+      return m ? Number(m[1]) : undefined;
+    };
+    const link = id('link_id');
+    if (link !== undefined) {
+      objs.links.add(link);
+    } else if (id('prog_id') !== undefined) {
+      objs.progs.add(id('prog_id') as number);
+    } else if (id('map_id') !== undefined) {
+      objs.maps.add(id('map_id') as number);
+    }
+  }
+  return objs;
+}
+
+/** `bpftool -j <kind> show`: what the kernel has loaded now, by id. */
+export function bpftoolList(kind: 'prog' | 'map' | 'link'): Map<number, { name?: string; type?: string }> {
+  const out = execFileSync('bpftool', ['-j', kind, 'show'], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 20_000 });
+  const list = JSON.parse(out || '[]') as Array<{ id: number; name?: string; type?: string }>;
+  return new Map(list.map((x) => [x.id, x]));
+}
+
+/** Polls until none of the ids is loaded any more (the kernel frees them after an RCU grace period). */
+export async function waitUntilUnloaded(objs: BpfObjects, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left: string[] = [];
+    for (const kind of ['prog', 'map', 'link'] as const) {
+      const loaded = bpftoolList(kind);
+      const ids = kind === 'prog' ? objs.progs : kind === 'map' ? objs.maps : objs.links;
+      for (const id of ids) if (loaded.has(id)) left.push(`${kind} ${id} (${loaded.get(id)?.name ?? loaded.get(id)?.type ?? ''})`);
+    }
+    if (left.length === 0) return;
+    if (Date.now() > deadline) assert.fail(`still loaded ${timeoutMs} ms after iotrace ended: ${left.join(', ')}`);
+    await sleep(100);
+  }
+}
