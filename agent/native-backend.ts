@@ -72,7 +72,10 @@ function fromNativeError(err: unknown, pid: number | undefined, backend: Backend
   const e = err as Partial<NativeError>;
   if (!e || typeof e.code !== 'string') throw err;
   if (e.code === 'ESRCH') {
-    return new IotraceError('ESRCH', e.reason ? `pid ${pid}: ${e.reason}` : `no such process: ${pid}`);
+    // Attach mode: checkAttachable found the pid alive just before, so it exited since,
+    // whichever step of either backend noticed it.
+    if (pid !== undefined) return new IotraceError('ESRCH', `pid ${pid}: the process exited during attach`);
+    return new IotraceError('ESRCH', e.message ?? 'no such process');
   }
   if (e.syscall?.startsWith('execve(')) {
     const file = e.syscall.slice('execve('.length, -1);

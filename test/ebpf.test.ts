@@ -32,6 +32,7 @@ import {
   statusField,
   type Proc,
 } from './harness';
+import { threadStates } from './thread-states';
 import { bpfObjectsOf, bpftoolList, waitUntilUnloaded } from './bpf-objects';
 import { ATTACH_DEPENDENT, attach, assertAnnounced, countsOf, exactIoUnder, summaryOf } from './exact-io';
 
@@ -60,28 +61,6 @@ function startLoad(port: number, seconds: number, connections = 16): Proc {
   return start(LOAD_BINARY(), ['--target', `127.0.0.1:${port}`, '--connections', String(connections), '--duration', String(seconds)]);
 }
 
-/** The state letter of every thread of pid (field 3 of /proc/<pid>/task/<tid>/stat) and its TracerPid. */
-function threadStates(pid: number): Array<{ tid: number; state: string; tracerPid: string | undefined }> {
-  let tids: string[];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-  const out: Array<{ tid: number; state: string; tracerPid: string | undefined }> = [];
-  for (const tid of tids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // comm may hold spaces and parentheses: the state follows the last ") ".
-      const state = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[0];
-      const m = /^TracerPid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
-      out.push({ tid: Number(tid), state, tracerPid: m?.[1] });
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // 1. Classification under both backends

@@ -23,22 +23,12 @@ import {
   type Proc,
 } from './harness';
 import { assertAnnounced, exactIoUnder } from './exact-io';
+import { assertUserError } from './user-error';
 
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 const WAIT_MS = 10_000;
 
 type Done = Awaited<ReturnType<typeof iotraceDone>>;
-
-/** A user error: exit status, exactly one line "iotrace: <message>" on stderr, no stack. */
-function assertUserError(res: Done, message: RegExp, exitCode = 1): void {
-  const ctx = `exit ${res.code}/${res.signal}\nstdout: ${res.stdout}\nstderr: ${res.stderr}`;
-  assert.ok(!res.stderr.includes('    at '), `a stack trace was printed:\n${ctx}`);
-  assert.equal(res.code, exitCode, ctx);
-  const lines = res.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line on stderr:\n${ctx}`);
-  assert.match(lines[0], /^iotrace: \S/, ctx);
-  assert.match(lines[0], message, ctx);
-}
 
 /** A command-line usage error: exit 2 and a message naming the bad value, no stack. */
 function assertUsageError(res: Done, message: RegExp): void {
