@@ -266,9 +266,11 @@ TraceError Tracer::SeizeProcess(pid_t pid, bool required) {
       if (ptrace(PTRACE_SEIZE, tid, nullptr, SeizeOptions()) < 0) {
         int e = errno;
         if (e == ESRCH || !required) continue;  // the thread exited between the scan and now
-        // A task that has begun to exit (exit_state set) answers EPERM, not
-        // ESRCH (kernel/ptrace.c, ptrace_attach): it vanished, it was not refused.
-        if (e == EPERM && Exited(tid)) continue;
+        // EPERM that is no refusal (kernel/ptrace.c, ptrace_attach): a task
+        // that has begun to exit (exit_state set) vanished; a thread that a
+        // thread seized in an earlier pass created is already ours
+        // (PTRACE_O_TRACECLONE), and its clone event adds it.
+        if (e == EPERM && (Exited(tid) || StatusField(tid, "TracerPid") == static_cast<long>(gettid()))) continue;
         std::string call = "ptrace(PTRACE_SEIZE, " + std::to_string(tid) + ")";
         return SysError(e, call, e == EPERM ? ExplainPermission(pid) : "");
       }
