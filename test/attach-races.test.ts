@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import type { Summary } from '../agent/summary';
 import { lastProgramId, waitNoOrphanPrograms } from './bpf-objects';
 import { attach, summaryOf } from './exact-io';
-import { iotraceDone, killAll, start, statusField, WORKLOADS, type Proc } from './harness';
+import { iotrace, iotraceDone, killAll, start, statusField, WORKLOADS, type Proc } from './harness';
 import { assertThreadsRunningUntraced } from './thread-states';
 import { assertUserError, type Done } from './user-error';
 
@@ -94,8 +94,9 @@ describe('a pid that exits while iotrace attaches', () => {
       const firstProgram = backend === 'ebpf' ? lastProgramId() : 0;
       const outcomes = new Map<string, number>();
       for (let i = 0; i < DYING_ROUNDS; i++) {
-        // From well before the attach to just after it, plus 0-30 ms of jitter.
-        const lifeMs = Math.round(delayMs * (0.2 + (1.1 * i) / (DYING_ROUNDS - 1)) + Math.random() * 30);
+        // From well before the attach to well after it (the machine is shared: one attach
+        // may take twice as long as the one measured), plus 0-30 ms of jitter.
+        const lifeMs = Math.round(delayMs * (0.2 + (1.8 * i) / (DYING_ROUNDS - 1)) + Math.random() * 30);
         const target = await startDying(lifeMs, i % 2 === 0);
         // --duration bounds a session that would miss the exit: it then ends by duration, and fails.
         const res = await iotraceDone(['attach', '--backend', backend, '--no-ui', '--json', '--duration', '15', String(target.pid)], WAIT_MS);
@@ -121,16 +122,21 @@ describe('a process whose threads come and go', () => {
       const started = (): number => Math.max(0, ...[...churn.stdout().matchAll(/started (\d+)/g)].map((m) => Number(m[1])));
       await churn.waitFor(/started \d+/);
       for (let i = 0; i < CHURN_ATTACHES; i++) {
-        const res = await iotraceDone(['attach', '--backend', backend, '--no-ui', '--json', '--duration', '0.5', String(churn.pid)], WAIT_MS);
-        assert.equal(res.code, 0, `attach ${i} failed:\n${res.stderr}`);
-        const summary = summaryOf(res);
-        assert.equal(summary.endReason, 'duration');
-        assert.ok(summary.counters.clones > 0, `attach ${i}: no thread creation seen in 0.5 s`);
-        assert.ok(summary.counters.threadExits > 0, `attach ${i}: no thread exit seen in 0.5 s`);
+        const tracer = iotrace(['attach', '--backend', backend, '--no-ui', '--json', String(churn.pid)]);
+        await tracer.waitFor(/attached to pid/, WAIT_MS);
+        // At least 101 threads started after the attach (it prints every 100th), whatever
+        // the machine's load: the attach is known to have had threads to follow.
+        await churn.waitFor(new RegExp(`started ${started() + 200}\\b`), WAIT_MS);
+        tracer.child.kill('SIGINT');
+        const exit = await tracer.exited(WAIT_MS);
+        assert.deepEqual(exit, { code: 0, signal: null }, `attach ${i} failed:\n${tracer.stderr()}`);
+        const summary = summaryOf(tracer);
+        assert.equal(summary.endReason, 'SIGINT');
+        assert.ok(summary.counters.clones >= 100, `attach ${i}: ${summary.counters.clones} thread creations seen, fewer than the 101 made`);
+        assert.ok(summary.counters.threadExits > 0, `attach ${i}: no thread exit seen`);
         assertThreadsRunningUntraced(churn.pid);
         // And it runs on: more threads are started after the detach.
-        const before = started();
-        await churn.waitFor(new RegExp(`started (${before + 100}|${before + 200})\\b`), WAIT_MS);
+        await churn.waitFor(new RegExp(`started ${started() + 100}\\b`), WAIT_MS);
         assertThreadsRunningUntraced(churn.pid);
       }
       assert.equal(churn.child.exitCode, null, `thread-churn ended: ${churn.stderr()}`);
