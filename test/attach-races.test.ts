@@ -10,19 +10,21 @@
 //    meanwhile is skipped) and each detach leaves every thread running, untraced.
 import { after, afterEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { Summary } from '../agent/summary';
 import { lastProgramId, waitNoOrphanPrograms } from './bpf-objects';
 import { attach, summaryOf } from './exact-io';
-import { iotrace, iotraceDone, killAll, start, statusField, WORKLOADS, type Proc } from './harness';
-import { assertThreadsRunningUntraced } from './thread-states';
+import { iotrace, killAll, start, statusField, WORKLOADS, type Proc } from './harness';
+import { assertThreadsRunningUntraced, threadStates } from './thread-states';
 import { assertUserError, type Done } from './user-error';
 
 const BACKENDS = ['ptrace', 'ebpf'] as const;
 const DYING_ROUNDS = 50;
 const CHURN_ATTACHES = 20;
 const WAIT_MS = 20_000;
+const HANG_MS = 60_000;
 
 afterEach(() => killAll());
 after(() => killAll());
@@ -75,6 +77,19 @@ async function startDying(lifeMs: number, reaped: boolean): Promise<{ pid: numbe
   };
 }
 
+/** Where each thread of a hung iotrace waits, and the target's state, for the failure message. */
+function whereStuck(pid: number, target: number): string {
+  const read = (file: string): string => {
+    try {
+      return fs.readFileSync(file, 'utf8').trim();
+    } catch {
+      return '-';
+    }
+  };
+  const threads = threadStates(pid).map((t) => `  tid ${t.tid} ${read(`/proc/${pid}/task/${t.tid}/comm`)} ${t.state} wchan=${read(`/proc/${pid}/task/${t.tid}/wchan`)} syscall=${read(`/proc/${pid}/task/${t.tid}/syscall`).split(' ')[0]}`);
+  return `iotrace ${pid}:\n${threads.join('\n')}\ntarget ${target}: ${statusField(target, 'State')}, TracerPid ${statusField(target, 'TracerPid')}; load ${read('/proc/loadavg')}`;
+}
+
 /** What one attach to a dying pid came to; anything else fails the test. */
 function outcomeOf(res: Done, pid: number): string {
   if (res.code === 0) {
@@ -99,10 +114,14 @@ describe('a pid that exits while iotrace attaches', () => {
         const lifeMs = Math.round(delayMs * (0.2 + (1.8 * i) / (DYING_ROUNDS - 1)) + Math.random() * 30);
         const target = await startDying(lifeMs, i % 2 === 0);
         // --duration bounds a session that would miss the exit: it then ends by duration, and fails.
-        const res = await iotraceDone(['attach', '--backend', backend, '--no-ui', '--json', '--duration', '15', String(target.pid)], WAIT_MS);
+        const tracer = iotrace(['attach', '--backend', backend, '--no-ui', '--json', '--duration', '15', String(target.pid)]);
         let outcome: string;
         try {
-          outcome = outcomeOf(res, target.pid);
+          // Beyond the 15 s: on a loaded machine starting node and loading probes takes seconds.
+          const exit = await tracer.exited(HANG_MS).catch((err: Error) => {
+            throw new Error(`${err.message}\n${whereStuck(tracer.pid, target.pid)}`);
+          });
+          outcome = outcomeOf({ ...exit, stdout: tracer.stdout(), stderr: tracer.stderr() }, target.pid);
         } catch (err) {
           throw new Error(`round ${i} (life ${lifeMs} ms, ${i % 2 === 0 ? 'reaped' : 'left a zombie'}): ${(err as Error).message}`);
         }
