@@ -11,7 +11,7 @@ import { FdDescriber } from './fd-info';
 import { SYSCALLS } from './gen/syscalls';
 import { loadNative } from './native';
 import { WAIT_KINDS, type Snapshot, type SyscallStat, type WaitKind } from './snapshot';
-import { readCmdline } from './target';
+import { describeTracer, readCmdline } from './target';
 import { uringOpName } from './uring-ops';
 
 const ERRNO_NAMES = new Map<number, string>(
@@ -72,7 +72,10 @@ function fromNativeError(err: unknown, pid: number | undefined, backend: Backend
   const e = err as Partial<NativeError>;
   if (!e || typeof e.code !== 'string') throw err;
   if (e.code === 'ESRCH') {
-    return new IotraceError('ESRCH', e.reason ? `pid ${pid}: ${e.reason}` : `no such process: ${pid}`);
+    // Attach mode: checkAttachable found the pid alive just before, so it exited since,
+    // whichever step of either backend noticed it.
+    if (pid !== undefined) return new IotraceError('ESRCH', `pid ${pid}: the process exited during attach`);
+    return new IotraceError('ESRCH', e.message ?? 'no such process');
   }
   if (e.syscall?.startsWith('execve(')) {
     const file = e.syscall.slice('execve('.length, -1);
@@ -83,7 +86,8 @@ function fromNativeError(err: unknown, pid: number | undefined, backend: Backend
     return new IotraceError(e.code, `the eBPF backend cannot load its probes: ${e.reason || e.message}; --backend ptrace traces without eBPF`);
   }
   if (e.code === 'EPERM') {
-    return new IotraceError('EPERM', `permission denied: cannot trace pid ${pid}: ${e.reason || e.message}`);
+    const reason = (e.reason || e.message || '').replace(/already traced by pid (\d+)/, (_, tid: string) => `already traced by ${describeTracer(Number(tid))}`);
+    return new IotraceError('EPERM', `permission denied: cannot trace pid ${pid}: ${reason}`);
   }
   return new IotraceError(e.code, e.message ?? String(err));
 }

@@ -17,7 +17,7 @@ import { checkRecordingPath, Recorder } from './recorder';
 import { EVENT_COLUMNS, RECORDING_SCHEMA, type SessionHeader } from './recording-schema';
 import type { Snapshot } from './snapshot';
 import { summarize, type Summary } from './summary';
-import { descendants, readTargetInfo } from './target';
+import { checkPtraceable, descendants, readTargetInfo } from './target';
 import { VERSION } from './version';
 
 export interface SessionOptions {
@@ -62,12 +62,15 @@ export interface SessionResult {
  * recording. A failed eBPF load happens before anything touches the target.
  */
 function startBackend(choice: BackendChoice, start: Omit<NativeStart, 'backend'>): { backend: NativeBackend; reason: string } {
+  const attachPid = start.mode === 'attach' ? start.pid ?? 0 : 0;
+  if (choice === 'ptrace') checkPtraceable(attachPid);
   if (choice !== 'auto') return { backend: new NativeBackend({ ...start, backend: choice }), reason: `--backend ${choice}` };
   try {
     return { backend: new NativeBackend({ ...start, backend: 'ebpf' }), reason: 'auto: the eBPF probes loaded' };
   } catch (err) {
     if (!(err instanceof IotraceError) || err.code === 'ESRCH' || !/eBPF backend cannot load/.test(err.message)) throw err;
     const why = err.message.replace(/^the eBPF backend cannot load its probes: /, '').replace(/; --backend ptrace.*$/, '');
+    checkPtraceable(attachPid, why);
     return { backend: new NativeBackend({ ...start, backend: 'ptrace' }), reason: `ebpf unavailable: ${why}; using ptrace` };
   }
 }

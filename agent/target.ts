@@ -67,6 +67,33 @@ export function checkAttachable(pid: number): number {
   return tgid;
 }
 
+/**
+ * Refuses pid 1 to ptrace. ptrace stops init at every syscall it makes; if
+ * iotrace is itself stopped (Ctrl-Z, a debugger) or slowed, init stops too, and
+ * with it the reaping of orphans and whatever the system runs through it. eBPF
+ * only watches: init runs on untouched.
+ */
+export function checkPtraceable(pid: number, ebpfUnavailable?: string): void {
+  if (pid !== 1) return;
+  const comm = readTargetInfo(1).comm;
+  const alternative = ebpfUnavailable === undefined ? '--backend ebpf watches it without stopping it' : `and eBPF, which would only watch it, is unavailable: ${ebpfUnavailable}`;
+  throw new IotraceError('EINIT', `pid 1${comm ? ` (${comm})` : ''} is init: ptrace would stop it at every syscall, and a stopped init stalls the whole system; ${alternative}`);
+}
+
+/**
+ * "pid 4272 (iotrace)" for the TracerPid of a traced process. TracerPid is the
+ * tracing thread (iotrace's tracer thread, not its process): name its process,
+ * the pid a user finds in ps and can signal, and the program it runs.
+ */
+export function describeTracer(tracerTid: number): string {
+  const tgid = Number(statusField(tracerTid, 'Tgid') ?? tracerTid);
+  const { comm, cmdline } = readTargetInfo(tgid);
+  // iotrace runs as "node …/bin/iotrace": its comm is node.
+  const script = cmdline.split(' ')[1] ?? '';
+  const name = script.endsWith('/iotrace') || script === 'iotrace' ? 'iotrace' : comm;
+  return name ? `pid ${tgid} (${name})` : `pid ${tgid}`;
+}
+
 /** Every live descendant process of pid, from the PPid fields in /proc, parents first. */
 export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();

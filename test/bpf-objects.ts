@@ -84,3 +84,35 @@ export function heldBpfObjects(pid: number): BpfObjects {
   }
   return objs;
 }
+
+/** The largest id of a BPF program loaded now (0: none): programs loaded later get larger ids. */
+export function lastProgramId(): number {
+  return Math.max(0, ...bpftoolList('prog').keys());
+}
+
+/**
+ * Resolves once every iotrace program (iot_*) loaded after sinceId is held by a live
+ * process: none outlives the iotrace that loaded it. Other iotraces may run meanwhile;
+ * theirs are held by them.
+ */
+export async function waitNoOrphanPrograms(sinceId: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ours = [...bpftoolList('prog')].filter(([id, p]) => id > sinceId && p.name?.startsWith('iot_'));
+    const held = new Set<number>();
+    if (ours.length) {
+      for (const entry of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+          for (const id of bpfObjectsOf(Number(entry)).progs) held.add(id);
+        } catch {
+          // the process ended meanwhile
+        }
+      }
+    }
+    const orphans = ours.filter(([id]) => !held.has(id));
+    if (orphans.length === 0) return;
+    if (Date.now() > deadline) assert.fail(`iotrace programs loaded with no process holding them ${timeoutMs} ms on: ${orphans.map(([id, p]) => `${id} ${p.name}`).join(', ')}`);
+    await sleep(100);
+  }
+}

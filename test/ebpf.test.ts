@@ -21,7 +21,6 @@ import { checkClassification, findModel, LAB_MODELS, serverCommand, type LabMode
 import type { Summary } from '../agent/summary';
 import {
   assertRunningUntraced,
-  iotrace,
   iotraceDone,
   IS_ROOT,
   killAll,
@@ -32,11 +31,11 @@ import {
   startLoad,
   statusField,
   summaryOf,
-  WORKLOADS,
   type Proc,
 } from './harness';
+import { threadStates } from './thread-states';
+import { ATTACH_DEPENDENT, attach, assertAnnounced, countsOf, exactIoUnder } from './exact-io';
 
-const EXACT_IO = path.join(WORKLOADS, 'exact-io');
 const EXIT_MS = 30_000;
 
 afterEach(() => killAll());
@@ -44,15 +43,6 @@ after(() => killAll());
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
-
-/** `iotrace attach <pid> --json --no-ui --backend <b> …`, resolved once it says it is attached. */
-async function attach(pid: number, backend: 'ebpf' | 'ptrace', extra: string[] = []): Promise<Proc> {
-  const tracer = iotrace(['attach', String(pid), '--json', '--no-ui', '--backend', backend, ...extra]);
-  const m = await tracer.waitFor(/iotrace: attached to pid (\d+) .* via (\w+)/, 20_000);
-  assert.equal(Number(m[1]), pid, 'attached to another pid');
-  assert.equal(m[2], backend, `attached via ${m[2]}, not ${backend}`);
-  return tracer;
-}
 
 /** Starts a lab model's server on a free port. */
 async function startLabServer(name: string): Promise<{ proc: Proc; port: number; model: LabModel }> {
@@ -64,89 +54,6 @@ async function startLabServer(name: string): Promise<{ proc: Proc; port: number;
   return { proc, port: Number(match[1]), model };
 }
 
-/** The state letter of every thread of pid (field 3 of /proc/<pid>/task/<tid>/stat) and its TracerPid. */
-function threadStates(pid: number): Array<{ tid: number; state: string; tracerPid: string | undefined }> {
-  let tids: string[];
-  try {
-    tids = fs.readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-  const out: Array<{ tid: number; state: string; tracerPid: string | undefined }> = [];
-  for (const tid of tids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // comm may hold spaces and parentheses: the state follows the last ") ".
-      const state = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[0];
-      const m = /^TracerPid:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
-      out.push({ tid: Number(tid), state, tracerPid: m?.[1] });
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------
-// exact-io, as in exactness.test.ts
-
-/** The syscalls exact-io announces; setup makes none of them (see test/workloads/exact-io.c). */
-const COUNTED = ['read', 'write', 'pread64', 'sendfile', 'select', 'poll', 'epoll_wait', 'accept4'] as const;
-/**
- * What differs from one tracer to another on the same run: the barrier's futex and the
- * sigwaitinfo that a ptrace attach interrupts (and the kernel restarts), getrandom which
- * exact-io does not make after the start. See exactness.test.ts.
- */
-const ATTACH_DEPENDENT = new Set(['futex', 'getrandom', 'rt_sigtimedwait']);
-
-interface Expectation {
-  pid: number;
-  [syscall: string]: number;
-}
-
-function expectationIn(text: string): Expectation {
-  const m = /^\{"pid":\d+,.*\}$/m.exec(text);
-  assert.ok(m, `no exact-io expectation line in:\n${text}`);
-  return JSON.parse(m[0]) as Expectation;
-}
-
-type Counts = Record<string, { calls: number; errors: number }>;
-
-function countsOf(summary: Summary, names?: Iterable<string>, excluded = new Set<string>()): Counts {
-  const all = new Map(summary.syscalls.map((s) => [s.name, { calls: s.calls, errors: s.errors }]));
-  const out: Counts = {};
-  for (const n of [...(names ?? all.keys())].filter((x) => !excluded.has(x)).sort()) out[n] = all.get(n) ?? { calls: 0, errors: 0 };
-  return out;
-}
-
-function assertAnnounced(label: string, summary: Summary, expected: Expectation): void {
-  const wanted: Counts = {};
-  for (const n of COUNTED) wanted[n] = { calls: expected[n], errors: 0 };
-  assert.deepEqual(countsOf(summary, COUNTED), wanted, `${label} (actual) differs from exact-io's announcement (expected)`);
-}
-
-/**
- * Starts exact-io (T=3 threads, N=200), attaches one iotrace per backend listed, all at
- * once, lets exact-io start once every one is attached, and returns each summary after
- * exact-io's exit (which ends every iotrace).
- */
-async function exactIoUnder(backends: Array<'ebpf' | 'ptrace'>): Promise<{ expected: Expectation; summaries: Summary[] }> {
-  const target = start(EXACT_IO, ['--threads', '3', '--iters', '200']);
-  const expected = expectationIn((await target.waitFor(/^\{"pid".*\}$/m))[0]);
-  assert.equal(expected.pid, target.pid);
-  const tracers = await Promise.all(backends.map((b) => attach(target.pid, b)));
-  // exact-io waits in sigwaitinfo for this: the measured phase starts with every tracer in place.
-  process.kill(target.pid, 'SIGUSR1');
-  const exits = await Promise.all([target.exited(EXIT_MS), ...tracers.map((t) => t.exited(EXIT_MS))]);
-  assert.deepEqual(exits[0], { code: 0, signal: null }, `exact-io failed: ${target.stderr()}`);
-  tracers.forEach((t, i) => assert.deepEqual(exits[i + 1], { code: 0, signal: null }, `iotrace --backend ${backends[i]} failed:\n${t.stderr()}`));
-  const summaries = tracers.map((t) => summaryOf(t));
-  summaries.forEach((s, i) => {
-    assert.equal(s.backend, backends[i]);
-    assert.equal(s.endReason, 'target-exit');
-  });
-  return { expected, summaries };
-}
 
 // ---------------------------------------------------------------------------------------
 // 1. Classification under both backends

@@ -22,22 +22,13 @@ import {
   WORKLOADS,
   type Proc,
 } from './harness';
+import { assertAnnounced, exactIoUnder } from './exact-io';
+import { assertUserError } from './user-error';
 
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 const WAIT_MS = 10_000;
 
 type Done = Awaited<ReturnType<typeof iotraceDone>>;
-
-/** A user error: exit status, exactly one line "iotrace: <message>" on stderr, no stack. */
-function assertUserError(res: Done, message: RegExp, exitCode = 1): void {
-  const ctx = `exit ${res.code}/${res.signal}\nstdout: ${res.stdout}\nstderr: ${res.stderr}`;
-  assert.ok(!res.stderr.includes('    at '), `a stack trace was printed:\n${ctx}`);
-  assert.equal(res.code, exitCode, ctx);
-  const lines = res.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line on stderr:\n${ctx}`);
-  assert.match(lines[0], /^iotrace: \S/, ctx);
-  assert.match(lines[0], message, ctx);
-}
 
 /** A command-line usage error: exit 2 and a message naming the bad value, no stack. */
 function assertUsageError(res: Done, message: RegExp): void {
@@ -174,26 +165,61 @@ describe('attach refuses a pid it cannot trace', () => {
     await stop(target);
   });
 
-  it('refuses a zombie', async () => {
-    // The child exits at once; the parent never waits until SIGTERM, so the child stays a zombie.
-    const parent = start('perl', [
-      '-e',
-      '$| = 1; my $c = fork() // die "fork: $!"; exit 0 if $c == 0; ' +
-        '$SIG{TERM} = sub { waitpid($c, 0); exit 0 }; print "child=$c\\n"; sleep 60 while 1;',
-    ]);
-    try {
-      const zombie = Number((await parent.waitFor(/child=(\d+)/))[1]);
-      await until(`pid ${zombie} to become a zombie`, () => statusField(zombie, 'State')?.startsWith('Z') === true);
-      assertUserError(await iotraceDone(['attach', String(zombie)]), new RegExp(`pid ${zombie} is a zombie`));
-    } finally {
-      await stop(parent, 'SIGTERM');
-    }
+  it('names the first iotrace, not its tracer thread, when a second ptrace iotrace comes; auto watches beside it via eBPF; both count exactly', async () => {
+    const { expected, summaries } = await exactIoUnder(['ptrace', 'auto'], async (target, [first]) => {
+      // TracerPid is the first iotrace's tracer thread; the user must be told its process.
+      const tracerTid = Number(statusField(target.pid, 'TracerPid'));
+      assert.equal(statusField(tracerTid, 'Tgid'), String(first.pid), 'the tracer is not a thread of the first iotrace');
+      assert.notEqual(tracerTid, first.pid, 'the tracer thread is the main thread: this test would not tell them apart');
+      const res = await iotraceDone(['attach', '--backend', 'ptrace', '--no-ui', String(target.pid)]);
+      assertUserError(res, new RegExp(`permission denied: cannot trace pid ${target.pid}: already traced by pid ${first.pid} \\(iotrace\\)$`));
+      assert.equal(statusField(target.pid, 'TracerPid'), String(tracerTid), 'the first iotrace lost its tracee');
+    });
+    // The refused one disturbed neither the first nor the eBPF one: both see every
+    // announced syscall, and exact-io ran to its normal end (exactIoUnder checks exit 0).
+    assert.equal(summaries[1].backendReason, 'auto: the eBPF probes loaded');
+    assertAnnounced('the first (ptrace) iotrace', summaries[0], expected);
+    assertAnnounced('the auto (eBPF) iotrace beside it', summaries[1], expected);
+    assert.equal(summaries[0].counters.unmatchedExits, 0);
   });
 
-  it('refuses a kernel thread (pid 2, kthreadd)', async () => {
-    assert.equal(fs.readFileSync('/proc/2/comm', 'utf8').trim(), 'kthreadd', 'pid 2 is not kthreadd here');
-    assertUserError(await iotraceDone(['attach', '2']), /pid 2 is a kernel thread/);
+  describe('pid 1 (init): ptrace is refused before anything touches it; eBPF may watch it', () => {
+    it('--backend ptrace: refused, saying why and that --backend ebpf watches it', async () => {
+      const res = await iotraceDone(['attach', '--backend', 'ptrace', '--no-ui', '-d', '1', '1']);
+      assertUserError(res, /pid 1 \(.+\) is init: ptrace would stop it at every syscall.*--backend ebpf watches it without stopping it/);
+      assert.equal(statusField(1, 'TracerPid'), '0');
+    });
+
+    it('--backend auto where eBPF cannot load: refused rather than falling back to ptrace, with eBPF\'s reason', async () => {
+      // Root without the capabilities eBPF needs: the probes fail to load, as for a user.
+      const res = await runDone('setpriv', ['--bounding-set=-bpf,-perfmon,-sys_admin', '--inh-caps=-bpf,-perfmon,-sys_admin', process.execPath, IOTRACE, 'attach', '--no-ui', '-d', '1', '1']);
+      assertUserError(res, /pid 1 \(.+\) is init: ptrace would stop it.*eBPF, which would only watch it, is unavailable: .*CAP_BPF/);
+      assert.equal(statusField(1, 'TracerPid'), '0');
+    });
   });
+
+  for (const backend of ['auto', 'ptrace', 'ebpf'] as const) {
+    it(`refuses a zombie (--backend ${backend})`, async () => {
+      // The child exits at once; the parent never waits until SIGTERM, so the child stays a zombie.
+      const parent = start('perl', [
+        '-e',
+        '$| = 1; my $c = fork() // die "fork: $!"; exit 0 if $c == 0; ' +
+          '$SIG{TERM} = sub { waitpid($c, 0); exit 0 }; print "child=$c\\n"; sleep 60 while 1;',
+      ]);
+      try {
+        const zombie = Number((await parent.waitFor(/child=(\d+)/))[1]);
+        await until(`pid ${zombie} to become a zombie`, () => statusField(zombie, 'State')?.startsWith('Z') === true);
+        assertUserError(await iotraceDone(['attach', '--backend', backend, String(zombie)]), new RegExp(`pid ${zombie} is a zombie`));
+      } finally {
+        await stop(parent, 'SIGTERM');
+      }
+    });
+
+    it(`refuses a kernel thread (pid 2, kthreadd; --backend ${backend})`, async () => {
+      assert.equal(fs.readFileSync('/proc/2/comm', 'utf8').trim(), 'kthreadd', 'pid 2 is not kthreadd here');
+      assertUserError(await iotraceDone(['attach', '--backend', backend, '2']), /pid 2 is a kernel thread/);
+    });
+  }
 });
 
 describe('bad arguments are usage errors (exit 2) caught before anything starts', () => {

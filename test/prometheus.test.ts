@@ -235,6 +235,37 @@ describe('iotrace --prometheus', () => {
     }
   });
 
+  it('listens on 127.0.0.1 only when given just a port: the socket is bound to loopback, the machine\'s other addresses refuse, 0.0.0.0 must be asked for', async () => {
+    const others = Object.values(os.networkInterfaces())
+      .flat()
+      .filter((a): a is os.NetworkInterfaceInfo => a !== undefined && a.family === 'IPv4' && !a.internal)
+      .map((a) => a.address);
+    assert.ok(others.length > 0, 'this machine has no IPv4 address but loopback: nothing to try the exporter on');
+    const { proc } = await startExactIo();
+    const tracer = iotrace(['attach', String(proc.pid), '--prometheus', '0', '--no-ui', '--duration', '30']);
+    const url = await metricsUrl(tracer);
+    const port = Number(new URL(url).port);
+    // The kernel's view (include/net/tcp_states.h: 0A is TCP_LISTEN): one listener on this
+    // port, on 127.0.0.1 (0100007F, little-endian hex), none on IPv6.
+    const listeners = (file: string): string[] =>
+      fs.readFileSync(file, 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f[3] === '0A' && f[1]?.endsWith(`:${port.toString(16).toUpperCase().padStart(4, '0')}`)).map((f) => f[1]);
+    assert.deepEqual(listeners('/proc/net/tcp'), [`0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`]);
+    assert.deepEqual(listeners('/proc/net/tcp6'), []);
+    for (const address of others) {
+      await assert.rejects(fetch(`http://${address}:${port}/metrics`, { signal: AbortSignal.timeout(5000) }), (err: Error) => /ECONNREFUSED/.test(String((err.cause as Error | undefined)?.message ?? err)), `${address}:${port} answered`);
+    }
+    assert.match(await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text(), /^# HELP iotrace_/m);
+    tracer.child.kill('SIGINT');
+    assert.deepEqual(await tracer.exited(EXIT_MS), { code: 0, signal: null }, tracer.stderr());
+
+    // Told otherwise, it listens where it is told: the same address answers.
+    const open = iotrace(['attach', String(proc.pid), '--prometheus', '0.0.0.0:0', '--no-ui', '--duration', '30']);
+    const openPort = (await open.waitFor(/serving Prometheus metrics on http:\/\/0\.0\.0\.0:(\d+)\/metrics/, 20_000))[1];
+    assert.match(await (await fetch(`http://${others[0]}:${openPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text(), /^# HELP iotrace_/m);
+    open.child.kill('SIGINT');
+    assert.deepEqual(await open.exited(EXIT_MS), { code: 0, signal: null }, open.stderr());
+  });
+
   it('serve traces two pids from one agent; a target that exits keeps its final figures, equal to its summary', async () => {
     const a = await startExactIo();
     const b = await startExactIo();

@@ -228,6 +228,13 @@ EventDrain EbpfTracer::DrainEvents(std::vector<iot_event>* out, size_t max) {
   return d;
 }
 
+// Every thread of the process has exited: a zombie whose leader is all that
+// /proc lists. (A leader that called pthread_exit is a zombie too, while its
+// other threads run on.)
+static bool ExitedProcess(pid_t pid) {
+  return StatusState(pid) == "Z" && ListTasks(pid).size() <= 1;
+}
+
 // A live target thread's entry, in user space (the fork probe makes its own).
 static iot_thread NewThread(pid_t tgid, pid_t tid) {
   iot_thread t{};
@@ -244,9 +251,11 @@ static iot_thread NewThread(pid_t tgid, pid_t tid) {
 // as unmatched, like the ptrace backend's.
 TraceError EbpfTracer::Follow(pid_t pid, pid_t parent, bool required) {
   std::vector<pid_t> tasks = ListTasks(pid);
-  if (tasks.empty()) {
+  // A zombie still lists its leader in /proc, but it will make no syscall and
+  // its exit came before the probes could see it.
+  if (tasks.empty() || ExitedProcess(pid)) {
     if (!required) return TraceError();
-    return SysError(ESRCH, "open(/proc/" + std::to_string(pid) + "/task)", "no such process");
+    return SysError(ESRCH, "open(/proc/" + std::to_string(pid) + "/task)", "the process exited during attach");
   }
   const uint32_t key = static_cast<uint32_t>(pid);
   iot_proc p{};
@@ -425,8 +434,10 @@ TracerStatus EbpfTracer::StatusLocked() {
     for (uint32_t key : Keys<uint32_t>(fd)) {
       iot_proc p{};
       if (bpf_map_lookup_elem(fd, &key, &p) != 0) continue;
-      // An exit the probe missed (before it was attached) shows as a pid that is gone.
-      const bool gone = p.exited || (kill(static_cast<pid_t>(key), 0) != 0 && errno == ESRCH);
+      // An exit the probe missed (before it was attached, or before Follow
+      // added the pid) shows as a pid that is gone, or a zombie nobody reaps.
+      const bool gone = p.exited || (kill(static_cast<pid_t>(key), 0) != 0 && errno == ESRCH) ||
+                        ExitedProcess(static_cast<pid_t>(key));
       if (!gone) all_gone = false;
       if (static_cast<pid_t>(key) == pid_ && p.exited) SetExit(&s.main, p.status);
     }

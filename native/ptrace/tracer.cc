@@ -100,6 +100,12 @@ std::string ExplainPermission(pid_t pid) {
   return "the kernel refused it (a kernel thread, or a process being traced or set up)";
 }
 
+// The task is gone or has exited (a zombie, or dead and being reaped).
+bool Exited(pid_t tid) {
+  const std::string state = StatusState(tid);
+  return state.empty() || state == "Z" || state == "X";
+}
+
 // One word of a stopped tracee's memory.
 bool PeekWord(pid_t tid, uint64_t addr, long* out) {
   errno = 0;
@@ -260,6 +266,11 @@ TraceError Tracer::SeizeProcess(pid_t pid, bool required) {
       if (ptrace(PTRACE_SEIZE, tid, nullptr, SeizeOptions()) < 0) {
         int e = errno;
         if (e == ESRCH || !required) continue;  // the thread exited between the scan and now
+        // EPERM that is no refusal (kernel/ptrace.c, ptrace_attach): a task
+        // that has begun to exit (exit_state set) vanished; a thread that a
+        // thread seized in an earlier pass created is already ours
+        // (PTRACE_O_TRACECLONE), and its clone event adds it.
+        if (e == EPERM && (Exited(tid) || StatusField(tid, "TracerPid") == static_cast<long>(gettid()))) continue;
         std::string call = "ptrace(PTRACE_SEIZE, " + std::to_string(tid) + ")";
         return SysError(e, call, e == EPERM ? ExplainPermission(pid) : "");
       }
