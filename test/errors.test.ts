@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Every mistake a user can make (bad pid, bad target, bad argument, bad file, full disk)
 // gets one clear line on stderr and a non-zero exit, never a stack, and leaves the target untouched.
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,7 +19,6 @@ import {
   start,
   startEchoServer,
   statusField,
-  WORKLOADS,
   type Proc,
 } from './harness';
 import { assertAnnounced, exactIoUnder } from './exact-io';
@@ -288,69 +287,6 @@ describe('a recording that cannot be written', () => {
     assert.ok(ctxtSwitches(target.pid) > before, 'an attach did not change the context switch count');
     assertRunningUntraced(target.pid);
     await stop(target);
-  });
-});
-
-describe('report refuses what is not a readable recording', () => {
-  let dir: string;
-  let good: string[];
-
-  before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotrace-errors-'));
-    // A real recording to break: header, snapshot(s), summary.
-    const rec = path.join(dir, 'good.jsonl');
-    const res = await iotraceDone(['run', '--record', rec, '--json', '--', path.join(WORKLOADS, 'exact-io'), '--now', '--threads', '1', '--iters', '20']);
-    assert.equal(res.code, 0, res.stderr);
-    good = fs.readFileSync(rec, 'utf8').trimEnd().split('\n');
-    assert.ok(good.length >= 3, `short recording: ${good.length} lines`);
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  function write(name: string, lines: string[]): string {
-    const file = path.join(dir, name);
-    fs.writeFileSync(file, lines.map((l) => l + '\n').join(''));
-    return file;
-  }
-
-  it('names the file and ENOENT when it does not exist', async () => {
-    const file = path.join(dir, 'missing.jsonl');
-    assertUserError(await iotraceDone(['report', file]), new RegExp(`${file}.*ENOENT`));
-  });
-
-  it('says a directory is not a recording', async () => {
-    assertUserError(await iotraceDone(['report', dir]), /is a directory/);
-  });
-
-  it('says an empty file is an empty recording', async () => {
-    assertUserError(await iotraceDone(['report', write('empty.jsonl', [])]), /empty recording/);
-  });
-
-  it('refuses a file whose first line is not a header, naming line 1', async () => {
-    const file = write('no-header.jsonl', good.slice(1));
-    assertUserError(await iotraceDone(['report', file]), /line 1: not an iotrace recording/);
-  });
-
-  it('refuses invalid JSON in a middle line, naming that line', async () => {
-    // header, snapshot, <broken>, snapshot, summary: line 3 is not the last, so not a truncation.
-    const snap = good[1];
-    const file = write('corrupt.jsonl', [good[0], snap, snap.slice(0, snap.length >> 1), snap, good[good.length - 1]]);
-    assertUserError(await iotraceDone(['report', file]), /line 3: not valid JSON/);
-  });
-
-  it('refuses an unknown line type, naming the line and the type', async () => {
-    const file = write('unknown.jsonl', [good[0], JSON.stringify({ type: 'bogus' }), ...good.slice(1)]);
-    assertUserError(await iotraceDone(['report', file]), /line 2: unknown line type "bogus"/);
-  });
-
-  it('refuses a newer schema major and says to upgrade: report, classify and replay alike', async () => {
-    const header = { ...JSON.parse(good[0]), schema: 'iotrace.recording/2' };
-    const file = write('v2.jsonl', [JSON.stringify(header), ...good.slice(1)]);
-    const message = `iotrace: ${file}: line 1: recorded with schema iotrace.recording/2, newer than this iotrace reads (major 1); upgrade iotrace`;
-    for (const args of [['report', file], ['report', file, '--json'], ['classify', file], ['replay', file, '--no-ui']]) {
-      const res = await iotraceDone(args);
-      assertUserError(res, /upgrade iotrace/);
-      assert.equal(res.stderr.trimEnd(), message, `iotrace ${args.join(' ')}`);
-    }
   });
 });
 
