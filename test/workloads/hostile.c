@@ -8,17 +8,20 @@
 // io_uring_params.flags, ioctl's int) and /proc (fd links, status): none of it may
 // crash it, get past a buffer, or change what the workload does.
 //
-// Usage: hostile DIR
+// Usage: hostile [--hold] DIR
 // Works under DIR (which must exist), prints one JSON line of what it did: per syscall
 // the calls made and how many failed, by errno name; the names it used, as hex. Output
 // goes through write(2), as in io-setup.c, and holds no pid or address, so a traced run
 // prints exactly what an untraced one does. Linked statically (see Makefile).
+// --hold: then waits for SIGUSR1 with its files open and its odd thread alive, for a
+// tracer (eBPF) that reads /proc links at snapshot time and for `iotrace inspect`.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,8 @@
 #define DEEP_NAME_LEN 250
 
 /* 15 bytes, the most a comm holds. */
-static const char kComm[] = "\nTgid:\t1%s\"'\\\xff\xfe\x01";
+static const char kComm[] = "\nTgid:\t1%s\"'\\\xff\xfe";
+_Static_assert(sizeof(kComm) == 16, "a comm is 15 bytes and the NUL");
 static const char kOddName[] = "odd\nname \"%s\" '\\\t\xc3\xa9.dat";
 static const char kBadUtf8Name[] = "bad-\xff\xfe-\xc3(.dat";
 
@@ -89,14 +93,25 @@ static char *guarded(void)
 	return p + PAGE;
 }
 
+struct odd_args {
+	int fd;
+	int hold;
+	sigset_t *usr1;
+	pthread_barrier_t done;     /* its ioctl is counted */
+};
+
 static void *odd_thread(void *arg)
 {
-	int fd = *(int *)arg;
+	struct odd_args *a = arg;
 	/* PR_SET_NAME takes 16 bytes with the NUL: all 15 are kept as they are. */
 	if (prctl(PR_SET_NAME, kComm, 0, 0, 0) != 0)
 		die("prctl");
-	if (count(T_IOCTL, syscall(SYS_ioctl, fd, FIONBIO, (int *)NULL)) == 0)
+	if (count(T_IOCTL, syscall(SYS_ioctl, a->fd, FIONBIO, (int *)NULL)) == 0)
 		die("ioctl(NULL) succeeded");
+	pthread_barrier_wait(&a->done);
+	/* Held, it lives on under its name until SIGUSR1 (blocked in every thread). */
+	if (a->hold && sigwaitinfo(a->usr1, NULL) != SIGUSR1)
+		die("sigwaitinfo");
 	return NULL;
 }
 
@@ -125,12 +140,19 @@ static int open_and_map(int dirfd, const char *name, size_t len)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		static const char usage[] = "usage: hostile DIR\n";
+	const int hold = argc == 3 && strcmp(argv[1], "--hold") == 0;
+	if (argc != 2 + hold) {
+		static const char usage[] = "usage: hostile [--hold] DIR\n";
 		if (write(2, usage, sizeof(usage) - 1) < 0)
 			return 2;
 		return 2;
 	}
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	/* Blocked before anything is opened: the SIGUSR1 that ends the hold may come early. */
+	if (hold && sigprocmask(SIG_BLOCK, &usr1, NULL) != 0)
+		die("sigprocmask");
 	char *guard = guarded();
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) != 0)
@@ -186,13 +208,17 @@ int main(int argc, char **argv)
 
 	/* The odd thread makes the NULL ioctl, once its name is set. */
 	pthread_t th;
-	if (pthread_create(&th, NULL, odd_thread, &pipefd[1]) != 0)
+	struct odd_args odd = { .fd = pipefd[1], .hold = hold, .usr1 = &usr1 };
+	if (pthread_barrier_init(&odd.done, NULL, 2) != 0)
+		die("pthread_barrier_init");
+	if (pthread_create(&th, NULL, odd_thread, &odd) != 0)
 		die("pthread_create");
-	if (pthread_join(th, NULL) != 0)
+	pthread_barrier_wait(&odd.done);
+	if (!hold && pthread_join(th, NULL) != 0)
 		die("pthread_join");
 
 	/* Files: two odd names in DIR, one at the end of a deep path. */
-	int dir = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dir = open(argv[1 + hold], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		die("open DIR");
 	open_and_map(dir, kOddName, 100);
@@ -227,5 +253,7 @@ int main(int argc, char **argv)
 	len += snprintf(line + len, sizeof(line) - (size_t)len, "}}\n");
 	if (write(1, line, (size_t)len) != len)
 		die("write");
+	if (hold && pthread_join(th, NULL) != 0)
+		die("pthread_join");
 	return 0;
 }
