@@ -9,7 +9,7 @@
 // not make, and tests count those syscalls (e.g. the dash of exactness.test.ts, held to
 // 8 openat). So LD_PRELOAD is removed from this process's environment, and put back
 // only into the environment of a child that runs node or runs iotrace through a
-// launcher (sh -c, setpriv, tmux: their arguments name bin/iotrace). strace, workloads,
+// launcher (sh -c, setpriv, tmux: their arguments name node or bin/iotrace). strace, workloads,
 // servers and the commands of `iotrace run` start as they do in `npm test`.
 'use strict';
 const childProcess = require('node:child_process');
@@ -18,12 +18,10 @@ const path = require('node:path');
 const preload = process.env.IOTRACE_SANITIZE_PRELOAD;
 if (preload) {
   delete process.env.LD_PRELOAD;
-  const iotraceBin = path.resolve(__dirname, '..', 'bin', 'iotrace');
-
+  // node by its path, or iotrace by its script, this checkout's or a copy's (ebpf.test.ts
+  // runs a readable copy as nobody through setpriv), bare or in a shell command line.
   const runsNode = (file, args) =>
-    file === process.execPath ||
-    path.basename(String(file)) === 'node' ||
-    [file, ...args].some((a) => String(a).includes(iotraceBin));
+    [file, ...args].some((a) => a === process.execPath || path.basename(String(a)) === 'node' || /\bbin\/iotrace\b/.test(String(a)));
 
   // (file[, args][, options][, callback]) as child_process takes them: the options get
   // an env with or without LD_PRELOAD; everything else is passed on as it came.

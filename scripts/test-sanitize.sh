@@ -52,6 +52,8 @@ libasan=$(gcc -print-file-name=libasan.so)
 [ -e "$libasan" ] || { echo "test-sanitize: libasan not found (gcc -print-file-name=libasan.so)" >&2; exit 1; }
 
 logs=$(mktemp -d /tmp/iotrace-sanitize.XXXXXX)
+# Writable by all (sticky): some tests run iotrace as nobody, and a report it cannot write is lost.
+chmod 1777 "$logs"
 # detect_leaks=0: node frees nothing at exit by design, LeakSanitizer would report it all.
 export IOTRACE_ADDON="$addon"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$logs/asan"
