@@ -7,9 +7,28 @@ import { IotraceError } from './errors';
 
 let cached: NativeAddon | undefined;
 
-/** The addon, built by `npm run build:native` into build/Release. */
+function firstLine(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0] : String(err);
+}
+
+/**
+ * The addon, built by `npm run build:native` into build/Release. IOTRACE_ADDON, a
+ * developer knob, names another build to load instead and nothing else (`npm run
+ * test:sanitize` points it at the AddressSanitizer/UBSan build).
+ */
 export function loadNative(): NativeAddon {
   if (cached) return cached;
+  const override = process.env.IOTRACE_ADDON;
+  if (override) {
+    const file = path.resolve(override);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = require(file) as NativeAddon;
+      return cached;
+    } catch (err) {
+      throw new IotraceError('ENATIVE', `IOTRACE_ADDON=${override}: ${firstLine(err)}`);
+    }
+  }
   // dist/agent/native.js and agent/native.ts both sit two levels below the root.
   const root = path.resolve(__dirname, '..', '..');
   const candidates = [
@@ -24,7 +43,7 @@ export function loadNative(): NativeAddon {
       cached = require(file) as NativeAddon;
       return cached;
     } catch (err) {
-      failures.push(`${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      failures.push(`${file}: ${firstLine(err)}`);
     }
   }
   throw new IotraceError(

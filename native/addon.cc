@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <napi.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -139,9 +140,10 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
       throw Napi::TypeError::New(env, "Usage: drainEvents(max, originNs)");
     const double max_d = info[0].As<Napi::Number>().DoubleValue();
-    const size_t max = max_d > 0 ? static_cast<size_t>(max_d) : 0;
+    // A double out of the integer's range (Infinity, 1e300) does not convert: C++ leaves it undefined.
+    const size_t max = max_d > 0 ? static_cast<size_t>(std::min(max_d, 1e15)) : 0;
     const double origin_d = info[1].As<Napi::Number>().DoubleValue();
-    const uint64_t origin = origin_d > 0 ? static_cast<uint64_t>(origin_d) : 0;
+    const uint64_t origin = origin_d > 0 ? static_cast<uint64_t>(std::min(origin_d, 1e19)) : 0;
     std::vector<iot_event> events;
     // A tracer leaked after a failed stop took its events with it.
     EventDrain d = tracer_ ? tracer_->DrainEvents(&events, max) : EventDrain();

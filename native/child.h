@@ -14,8 +14,12 @@ namespace iotrace {
 void PrepareChild(const SpawnSpec& spec);
 
 // execve(2), and if it fails, its errno written to err_fd (the parent's
-// close-on-exec pipe, which closes unread on success) and _exit(127).
-[[noreturn]] void ExecOrReport(const SpawnSpec& spec, char* const argv[], char* const envp[], int err_fd);
+// close-on-exec pipe, which closes unread on success) and _exit(127). It
+// never returns, but is not declared [[noreturn]]: AddressSanitizer puts a
+// __asan_handle_no_return before each call to a noreturn function, and that
+// calls sigaltstack(2) in the child after the tracer holds it, a syscall the
+// command never made that ptrace --all-syscalls would count (test:sanitize).
+void ExecOrReport(const SpawnSpec& spec, char* const argv[], char* const envp[], int err_fd);
 
 }  // namespace iotrace
 

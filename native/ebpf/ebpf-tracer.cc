@@ -488,11 +488,9 @@ AggregateCopy EbpfTracer::Read() {
     // Read the link the first time, and again after a close: the number may
     // stand for another descriptor now. One closed for good keeps its last link.
     if (l.link.empty() || l.closes != f.closes) {
-      char path[64], buf[4096];
-      snprintf(path, sizeof path, "/proc/%u/fd/%u", static_cast<unsigned>(key >> 32), static_cast<unsigned>(key & 0xffffffffu));
-      ssize_t n = readlink(path, buf, sizeof buf - 1);
-      if (n > 0) {
-        l.link.assign(buf, static_cast<size_t>(n));
+      std::string link = FdLink(static_cast<pid_t>(key >> 32), static_cast<int>(key & 0xffffffffu));
+      if (!link.empty()) {
+        l.link = std::move(link);
         l.closes = f.closes;
       }
     }

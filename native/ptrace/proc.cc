@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -57,6 +58,13 @@ std::string StatusState(pid_t pid) {
   s += strlen("\nState:");
   while (*s == ' ' || *s == '\t') s++;
   return std::string(s, 1);
+}
+
+std::string FdLink(pid_t pid, int fd) {
+  char path[64], link[PATH_MAX];
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, fd);
+  ssize_t n = readlink(path, link, sizeof link);
+  return n > 0 ? std::string(link, static_cast<size_t>(n)) : std::string();
 }
 
 }  // namespace iotrace

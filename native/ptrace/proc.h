@@ -16,6 +16,10 @@ std::vector<pid_t> ListTasks(pid_t pid);
 long StatusField(pid_t pid, const char* field);
 // The one-letter state of /proc/<pid>/status ("R", "S", "T", "t", "Z", ...); "" if gone.
 std::string StatusState(pid_t pid);
+// Where /proc/<pid>/fd/<fd> points, whole (the kernel's readlink gives at most
+// PATH_MAX - 1 bytes), as the kernel spells it: a file name may hold any byte
+// but '/' and NUL, newlines and invalid UTF-8 included. "" if not open.
+std::string FdLink(pid_t pid, int fd);
 
 }  // namespace iotrace
 

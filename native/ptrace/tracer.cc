@@ -528,11 +528,9 @@ void Tracer::HandleSyscallStop(Tracee& t, uint64_t now) {
 
 void Tracer::NoteFdLink(pid_t tgid, int64_t fd) {
   if (!agg_.FdNeedsLink(static_cast<uint32_t>(tgid), fd)) return;
-  char path[64], link[512];
-  snprintf(path, sizeof path, "/proc/%d/fd/%d", tgid, static_cast<int>(fd));
-  ssize_t n = readlink(path, link, sizeof link - 1);
-  if (n <= 0) return;  // closed already (or never opened): try at the next use
-  agg_.SetFdLink(static_cast<uint32_t>(tgid), fd, std::string(link, static_cast<size_t>(n)));
+  std::string link = FdLink(tgid, static_cast<int>(fd));
+  if (link.empty()) return;  // closed already (or never opened): try at the next use
+  agg_.SetFdLink(static_cast<uint32_t>(tgid), fd, std::move(link));
 }
 
 void Tracer::HandleNewChild(Tracee& parent, int event) {
