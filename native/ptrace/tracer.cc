@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <chrono>
 #include <cstring>
+#include <iterator>
 #include <set>
 
 #include "native/child.h"
@@ -411,10 +412,16 @@ void Tracer::HandleStop(pid_t tid, int status, uint64_t now) {
   auto it = tracees_.find(tid);
   if (it == tracees_.end()) {
     // A new thread or child can report its first stop before its parent's
-    // PTRACE_EVENT_CLONE/FORK does.
+    // PTRACE_EVENT_CLONE/FORK does, and under load even run to its exit
+    // before that event: remember it, so the event does not add it again.
     pid_t tgid = TgidOf(tid, tid);
     it = tracees_.find(Add(tid, tgid).tid);
-    if (tgid == tid) agg_.ProcessSeen(static_cast<uint32_t>(tid), static_cast<uint32_t>(StatusField(tid, "PPid")));
+    pid_t creator = tgid;
+    if (tgid == tid) {
+      creator = static_cast<pid_t>(StatusField(tid, "PPid"));
+      agg_.ProcessSeen(static_cast<uint32_t>(tid), static_cast<uint32_t>(creator));
+    }
+    before_event_[tid] = creator;
   }
   Tracee& t = it->second;
   int sig = WSTOPSIG(status);
@@ -544,7 +551,7 @@ void Tracer::HandleNewChild(Tracee& parent, int event) {
     agg_.Bump(&Counters::forks);
     agg_.ProcessSeen(static_cast<uint32_t>(child), static_cast<uint32_t>(parent.tgid));
   }
-  if (!tracees_.count(child)) Add(child, thread ? parent.tgid : child);
+  if (!before_event_.erase(child) && !tracees_.count(child)) Add(child, thread ? parent.tgid : child);
 }
 
 void Tracer::HandleExec(pid_t tid) {
@@ -604,6 +611,10 @@ void Tracer::Gone(pid_t tid, int status) {
       PublishStart(SysError(ECHILD, "execve(" + exec_path_ + ")", "the child ended before its exec"));
   }
   if (tid == tgid) {
+    // Its threads' and children's clone/fork events will not come now (a
+    // creator killed in between never reports one): forget the waits.
+    for (auto w = before_event_.begin(); w != before_event_.end();)
+      w = w->second == tid ? before_event_.erase(w) : std::next(w);
     agg_.ProcessExit(static_cast<uint32_t>(tid), status);
     if (tid == pid_) {
       std::lock_guard<std::mutex> lock(mu_);

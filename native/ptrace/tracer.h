@@ -82,6 +82,12 @@ class Tracer : public Collector {
   Aggregate agg_;
   EventRing events_;  // --events: pushed by the tracer thread, drained by JS
   std::unordered_map<pid_t, Tracee> tracees_;  // touched by the tracer thread only
+  // New tasks whose first stop came before their creator's clone/fork event,
+  // with the process whose exit voids the wait (the tgid of a thread, the
+  // parent of a process). That event must not add the task again: by then it
+  // may have exited, and a second Add would count it twice (a new thread
+  // entry, an ended-but-never-gone tracee).
+  std::unordered_map<pid_t, pid_t> before_event_;
 
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
