@@ -165,10 +165,9 @@ export class NativeBackend implements Backend {
     }
     const raw = this.tracer.snapshot();
     this.last = this.convert(raw);
-    // glibc keeps what V8's worker threads free in their malloc arenas: with
-    // the dashboard on, RSS climbed ~4 MiB/min for 10 min (npm run soak) and
-    // stayed flat with MALLOC_ARENA_MAX=1. A trim every 10 s (a few ms) hands
-    // it back (docs/limits.md).
+    // glibc keeps the pages V8's worker threads free in their malloc arenas
+    // (bin/iotrace limits them to two): a trim every 10 s (a few ms) hands
+    // them back (docs/limits.md, "Memory V8 and the allocator keep").
     if (raw.monoNs - this.trimmedAtNs >= TRIM_INTERVAL_NS) {
       this.trimmedAtNs = raw.monoNs;
       loadNative().trimMalloc();
