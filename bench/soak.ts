@@ -40,8 +40,10 @@ interface Sample {
   rssKiB: number;
   /** The dashboard header's figure; null while it shows none. */
   syscallsPerSec: number | null;
-  /** read+write calls of the server per second, from /proc/<pid>/io. */
+  /** read+write calls of the server per second, from /proc/<pid>/io, over intervalSec. */
   serverRwPerSec: number;
+  /** Time since the previous sample: above 1 s when this process or the tmux it asks was held up. */
+  intervalSec: number;
   dropped: number;
 }
 
@@ -182,27 +184,40 @@ async function soak(o: Options): Promise<number> {
   // The launcher a user runs, with the node flags it sets (bin/iotrace).
   const term = new Terminal(`${path.join(ROOT, 'bin', 'iotrace')} attach ${serverPid} --backend ${o.backend}`);
   const samples: Sample[] = [];
+  let late = 0;
   let endScreen = '';
   try {
     await term.waitFor(/syscalls\/s/, 30_000, 'the dashboard');
     const pid = term.iotracePid();
     let rw = serverRw(serverPid);
     const t0 = Date.now();
+    let tPrev = t0;
     for (let i = 1; i <= totalSec; i++) {
+      // A tick missed while this process or tmux was held up (a starved machine stalled tmux for
+      // 146 s once) is skipped, not caught up: back-to-back catch-up samples 40 ms apart read as
+      // the server serving 200 calls/s and the header frozen for a minute.
+      if (Date.now() > t0 + i * 1000 + 500) {
+        late++;
+        continue;
+      }
       await sleep(t0 + i * 1000 - Date.now());
       const header = term.screen().split('\n').slice(0, 3).join(' ');
       const rate = /([\d,]+) syscalls\/s/.exec(header);
       const drop = /dropped ([\d,]+)/.exec(header);
       const rwNow = serverRw(serverPid);
+      const tNow = Date.now();
+      const intervalSec = Math.max(0.001, (tNow - tPrev) / 1000);
       samples.push({
-        tSec: (Date.now() - t0) / 1000,
+        tSec: (tNow - t0) / 1000,
         rssKiB: statusKiB(pid, 'VmRSS'),
         syscallsPerSec: rate ? Number(rate[1]!.replace(/,/g, '')) : null,
-        serverRwPerSec: rwNow - rw,
+        serverRwPerSec: Math.round((rwNow - rw) / intervalSec),
+        intervalSec,
         dropped: drop ? Number(drop[1]!.replace(/,/g, '')) : 0,
       });
       rw = rwNow;
-      if (i % 60 === 0) {
+      tPrev = tNow;
+      if (i % 60 === 0 && samples.length) {
         const s = samples[samples.length - 1]!;
         process.stderr.write(`soak: ${i / 60} min, RSS ${(s.rssKiB / 1024).toFixed(1)} MiB, ${s.syscallsPerSec ?? '?'} syscalls/s\n`);
       }
@@ -246,6 +261,8 @@ async function soak(o: Options): Promise<number> {
     slopeJudged: judgedSlope,
     syscallsPerSec: { median: Math.round(median(rates)), min: rates.length ? Math.min(...rates) : 0 },
     serverReadWritePerSec: { median: Math.round(median(samples.map((s) => s.serverRwPerSec))) },
+    ticksLate: late,
+    longestIntervalSec: Math.max(0, ...samples.map((s) => s.intervalSec)),
     droppedMax: Math.max(0, ...samples.map((s) => s.dropped)),
     notCounted,
     loadRuns: load.runs,
@@ -270,6 +287,7 @@ async function soak(o: Options): Promise<number> {
     `| RSS slope, ${slopeFromSec}–${totalSec} s | ${result.slopeKiBPerMin} KiB/min (${judgedSlope ? `limit ${SLOPE_LIMIT_KIB_PER_MIN}` : `not judged: window under ${SLOPE_MIN_WINDOW_MIN} min`}) |`,
     `| syscalls/s (dashboard) | median ${result.syscallsPerSec.median.toLocaleString('en-US')}, min ${result.syscallsPerSec.min.toLocaleString('en-US')} |`,
     `| server read+write/s (/proc/pid/io) | median ${result.serverReadWritePerSec.median.toLocaleString('en-US')} |`,
+    `| sampler ticks missed (machine held it or tmux up) | ${result.ticksLate}, longest interval ${result.longestIntervalSec.toFixed(1)} s |`,
     `| drops (header) | ${result.droppedMax} |`,
     `| not counted (summary) | ${notCounted || 'nothing'} |`,
     '',
