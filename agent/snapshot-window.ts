@@ -9,6 +9,7 @@ import {
   type IoStats,
   type Snapshot,
   type SyscallStat,
+  type ThreadCounters,
   type ThreadStat,
   type UringOpStat,
   type WaitKind,
@@ -58,8 +59,8 @@ function subFd(c: FdStat, p: FdStat | undefined): FdStat {
   };
 }
 
-function subThread(c: ThreadStat, p: ThreadStat | undefined): ThreadStat {
-  if (!p) return c;
+/** A thread's (or the folded threads') counters over the window. */
+function subCounters<T extends ThreadCounters>(c: T, p: ThreadCounters): T {
   return {
     ...c,
     calls: sub(c.calls, p.calls),
@@ -73,19 +74,12 @@ function subThread(c: ThreadStat, p: ThreadStat | undefined): ThreadStat {
   };
 }
 
+function subThread(c: ThreadStat, p: ThreadStat | undefined): ThreadStat {
+  return p ? subCounters(c, p) : c;
+}
+
 function subFolded(c: FoldedThreads | undefined, p: FoldedThreads | undefined): FoldedThreads | undefined {
-  if (!c || !p) return c;
-  return {
-    threads: sub(c.threads, p.threads),
-    calls: sub(c.calls, p.calls),
-    totalNs: sub(c.totalNs, p.totalNs),
-    bytesIn: sub(c.bytesIn, p.bytesIn),
-    bytesOut: sub(c.bytesOut, p.bytesOut),
-    waitNs: subKinds(c.waitNs, p.waitNs),
-    waitCalls: subKinds(c.waitCalls, p.waitCalls),
-    eagain: sub(c.eagain, p.eagain),
-    eagainSpin: sub(c.eagainSpin, p.eagainSpin),
-  };
+  return c && p ? { ...subCounters(c, p), threads: sub(c.threads, p.threads) } : c;
 }
 
 function subUring(c: UringOpStat, p: UringOpStat | undefined): UringOpStat {

@@ -56,19 +56,23 @@ export interface FdStat {
 export const WAIT_KINDS = ['select', 'poll', 'epoll', 'signal', 'uring', 'aio', 'io', 'sleep'] as const;
 export type WaitKind = (typeof WAIT_KINDS)[number];
 
-export interface ThreadStat {
-  pid: number;
-  tid: number;
+/** What a thread's syscalls cost, per thread or summed over folded threads. */
+export interface ThreadCounters {
   calls: number;
   totalNs: number;
   bytesIn: number;
   bytesOut: number;
-  alive: boolean;
   /** Time inside syscalls by kind of waiting: io is data/accept/connect calls that did not return EAGAIN. */
   waitNs: Record<WaitKind, number>;
   waitCalls: Record<WaitKind, number>;
   eagain: number;
   eagainSpin: number;
+}
+
+export interface ThreadStat extends ThreadCounters {
+  pid: number;
+  tid: number;
+  alive: boolean;
   /** What the thread is blocked in now; null when in user space or gone. */
   current: { name: string; fd: number; forNs: number } | null;
 }
@@ -78,16 +82,8 @@ export interface ThreadStat {
  * the others are summed here so that a target creating threads without end
  * costs iotrace no memory per thread (docs/limits.md).
  */
-export interface FoldedThreads {
+export interface FoldedThreads extends ThreadCounters {
   threads: number;
-  calls: number;
-  totalNs: number;
-  bytesIn: number;
-  bytesOut: number;
-  waitNs: Record<WaitKind, number>;
-  waitCalls: Record<WaitKind, number>;
-  eagain: number;
-  eagainSpin: number;
 }
 
 export interface ProcessStat {

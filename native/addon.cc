@@ -32,6 +32,24 @@ Napi::Error MakeError(Napi::Env env, const TraceError& e) {
 
 Napi::Number Num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
+// A listed thread and the sum of the folded ones carry the same counters (agent ThreadCounters).
+void SetThreadCounters(Napi::Env env, Napi::Object& to, const thread_stat& t) {
+  to.Set("calls", Num(env, t.calls));
+  to.Set("totalNs", Num(env, t.total_ns));
+  to.Set("bytesIn", Num(env, t.bytes_in));
+  to.Set("bytesOut", Num(env, t.bytes_out));
+  Napi::Array wait_ns = Napi::Array::New(env, IOT_WAIT_KINDS);
+  Napi::Array wait_calls = Napi::Array::New(env, IOT_WAIT_KINDS);
+  for (uint32_t k = 0; k < IOT_WAIT_KINDS; k++) {
+    wait_ns.Set(k, Num(env, t.wait_ns[k]));
+    wait_calls.Set(k, Num(env, t.wait_calls[k]));
+  }
+  to.Set("waitNs", wait_ns);
+  to.Set("waitCalls", wait_calls);
+  to.Set("eagain", Num(env, t.eagain));
+  to.Set("eagainSpin", Num(env, t.eagain_spin));
+}
+
 TracerOptions ParseOptions(const Napi::Object& o) {
   TracerOptions opts;
   opts.seccomp = o.Get("seccomp").ToBoolean().Value();
@@ -228,44 +246,17 @@ class TracerWrap : public Napi::ObjectWrap<TracerWrap> {
       Napi::Object to = Napi::Object::New(env);
       to.Set("pid", Num(env, t.tgid));
       to.Set("tid", Num(env, t.tid));
-      to.Set("calls", Num(env, t.calls));
-      to.Set("totalNs", Num(env, t.total_ns));
-      to.Set("bytesIn", Num(env, t.bytes_in));
-      to.Set("bytesOut", Num(env, t.bytes_out));
+      SetThreadCounters(env, to, t);
       to.Set("alive", Napi::Boolean::New(env, c.thread_alive[i] != 0));
       to.Set("curNr", Napi::Number::New(env, t.cur_nr));
       to.Set("curFd", Napi::Number::New(env, t.cur_fd));
       to.Set("curSinceNs", Num(env, t.cur_since_ns));
-      Napi::Array wait_ns = Napi::Array::New(env, IOT_WAIT_KINDS);
-      Napi::Array wait_calls = Napi::Array::New(env, IOT_WAIT_KINDS);
-      for (uint32_t k = 0; k < IOT_WAIT_KINDS; k++) {
-        wait_ns.Set(k, Num(env, t.wait_ns[k]));
-        wait_calls.Set(k, Num(env, t.wait_calls[k]));
-      }
-      to.Set("waitNs", wait_ns);
-      to.Set("waitCalls", wait_calls);
-      to.Set("eagain", Num(env, t.eagain));
-      to.Set("eagainSpin", Num(env, t.eagain_spin));
       threads.Set(static_cast<uint32_t>(i), to);
     }
     o.Set("threads", threads);
     Napi::Object folded = Napi::Object::New(env);
-    const thread_stat& fs = c.folded.sum;
     folded.Set("threads", Num(env, c.folded.threads));
-    folded.Set("calls", Num(env, fs.calls));
-    folded.Set("totalNs", Num(env, fs.total_ns));
-    folded.Set("bytesIn", Num(env, fs.bytes_in));
-    folded.Set("bytesOut", Num(env, fs.bytes_out));
-    Napi::Array fwait_ns = Napi::Array::New(env, IOT_WAIT_KINDS);
-    Napi::Array fwait_calls = Napi::Array::New(env, IOT_WAIT_KINDS);
-    for (uint32_t k = 0; k < IOT_WAIT_KINDS; k++) {
-      fwait_ns.Set(k, Num(env, fs.wait_ns[k]));
-      fwait_calls.Set(k, Num(env, fs.wait_calls[k]));
-    }
-    folded.Set("waitNs", fwait_ns);
-    folded.Set("waitCalls", fwait_calls);
-    folded.Set("eagain", Num(env, fs.eagain));
-    folded.Set("eagainSpin", Num(env, fs.eagain_spin));
+    SetThreadCounters(env, folded, c.folded.sum);
     o.Set("threadsFolded", folded);
 
     Napi::Array procs = Napi::Array::New(env, c.processes.size());
